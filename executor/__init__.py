@@ -1,0 +1,48 @@
+"""A reference implementation of executorlib's public interface.
+
+Names are loaded lazily (PEP 562) so that worker processes, which import ``executor.worker``, do not pay for
+the front-end modules they never use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from executor._version import __version__
+
+_EXPORTS: dict[str, str] = {
+    "BaseExecutor": "executor.frontends.base",
+    "SingleNodeExecutor": "executor.frontends.single_node",
+    "SlurmJobExecutor": "executor.frontends.slurm",
+    "SlurmClusterExecutor": "executor.frontends.slurm",
+    "FluxJobExecutor": "executor.frontends.flux",
+    "FluxClusterExecutor": "executor.frontends.flux",
+    "get_cache_data": "executor.cache.api",
+    "get_future_from_cache": "executor.cache.api",
+    "terminate_tasks_in_cache": "executor.cache.api",
+    "terminate_task_in_cache": "executor.cache.api",
+    "get_item_from_future": "executor.tasks.selectors",
+    "split_future": "executor.tasks.selectors",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from executor.frontends.base import BaseExecutor as BaseExecutor
+    from executor.frontends.single_node import SingleNodeExecutor as SingleNodeExecutor
+    from executor.tasks.selectors import get_item_from_future as get_item_from_future
+    from executor.tasks.selectors import split_future as split_future
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'executor' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

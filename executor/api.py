@@ -1,0 +1,30 @@
+"""Names for libraries built on the executor (as ``executorlib.api``)."""
+
+from __future__ import annotations
+
+import inspect
+
+import cloudpickle
+
+from executor.errors import ExecutorlibSocketError
+from executor.tasks.selectors import FutureSelector
+
+__all__ = ["ExecutorlibSocketError", "FutureSelector", "cloudpickle_register"]
+
+
+def cloudpickle_register(ind: int = 2) -> None:
+    """Pickle the module ``ind`` frames up the stack by value, so its functions reach workers that cannot import it.
+
+    ``ind=2`` is the caller of the function that calls ``cloudpickle_register``; ``ind=1`` the direct caller.
+    Frames beyond the top of the stack fall back to the outermost one; modules that cannot be pickled by value
+    (``__main__`` already is) are left alone.
+    """
+    stack = inspect.stack()
+    frame = stack[min(ind, len(stack) - 1)][0]
+    module = inspect.getmodule(frame)
+    if module is None or module.__name__ == "__main__":
+        return
+    try:
+        cloudpickle.register_pickle_by_value(module)
+    except ValueError:
+        pass

@@ -1,0 +1,34 @@
+"""Exceptions the executor raises into futures or at the caller's line."""
+
+from __future__ import annotations
+
+
+class ExecutorlibSocketError(RuntimeError):
+    """The worker process running a call died (was killed, crashed or exited) before it returned a result."""
+
+
+class WorkerStartError(ExecutorlibSocketError):
+    """Worker processes could not be started, so queued calls cannot run."""
+
+
+class RemoteTraceback(Exception):
+    """Carries the worker-side traceback text; attached as ``__cause__`` of an exception raised in a worker."""
+
+    def __init__(self, tb: str) -> None:
+        super().__init__(tb)
+        self.tb = tb
+
+    def __str__(self) -> str:
+        return self.tb
+
+
+class MissingExtraError(ImportError):
+    """An optional dependency is missing; the message names the extra that installs it."""
+
+    def __init__(self, module: str, extra: str, purpose: str) -> None:
+        super().__init__(
+            f"{purpose} needs the Python package {module!r}, which is not installed; "
+            f"install it with: pip install 'pytest-executorlib[{extra}]'",
+            name=module,
+        )
+        self.extra = extra

@@ -1,0 +1,208 @@
+"""``BaseExecutor``: the ``concurrent.futures.Executor`` API on top of a scheduler.
+
+Everything that can be wrong with a call (resources, pickling, a ``resource_dict`` parameter) is checked here,
+in the caller's thread, so the error is raised where the user called ``submit()``.  Calls whose arguments
+contain unfinished futures wait on done-callbacks (no thread, no polling) and are queued when their inputs are
+done; a failed input fails the call without running it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future
+from typing import Any
+
+import cloudpickle
+
+from executor.schedulers.base import Scheduler, fail
+from executor.tasks import dependencies
+from executor.tasks.batched import batched
+from executor.tasks.resources import ResourcePolicy, cost
+from executor.tasks.signature import accepted_names
+from executor.tasks.task import Task
+
+_live: weakref.WeakSet[Scheduler] = weakref.WeakSet()
+
+
+@atexit.register
+def _shutdown_at_exit() -> None:
+    """Executors nobody shut down finish their calls and stop their workers before the interpreter exits."""
+    for scheduler in list(_live):
+        scheduler.shutdown(cancel_futures=False)
+    for scheduler in list(_live):
+        scheduler.join()
+
+
+class BaseExecutor(Executor):
+    """Shared front end of all executors (``submit``, ``map``, ``shutdown``, ``batched``, properties)."""
+
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        policy: ResourcePolicy,
+        *,
+        disable_dependencies: bool,
+        info: dict[str, Any],
+    ) -> None:
+        self._scheduler = scheduler
+        self._policy = policy
+        self._disable_dependencies = disable_dependencies
+        self._info = info
+        self._closed = False
+        self._waiting: set[Future[Any]] = set()  # calls waiting for their input futures
+        self._waiting_lock = threading.Lock()
+        _live.add(scheduler)
+        weakref.finalize(self, scheduler.shutdown, False)
+
+    # ---- submission -------------------------------------------------------------------------------------
+    def submit(self, fn: Callable[..., Any], /, *args: Any, resource_dict: dict[str, Any] | None = None, **kwargs: Any) -> Future[Any]:
+        """Schedule ``fn(*args, **kwargs)`` and return its Future (see ``resource_dict`` keys in the docs)."""
+        if self._closed:
+            raise RuntimeError("cannot schedule new futures after shutdown")
+        if not callable(fn):
+            raise TypeError(f"submit() needs a callable as its first argument, got {fn!r}")
+        if "resource_dict" in accepted_names(fn):
+            raise ValueError(
+                f"{_name(fn)}() has a parameter named 'resource_dict', which the executor reserves for the call's "
+                "resources; rename the parameter"
+            )
+        resources = self._policy.for_call(resource_dict)
+        resources = self._prepare(resources)
+        inputs = dependencies.find_futures(kwargs, dependencies.find_futures(args, []))
+        if inputs and self._disable_dependencies:
+            raise ValueError(
+                "this executor was built with disable_dependencies=True, so Future objects cannot be arguments; "
+                f"got {len(inputs)} Future(s) in the arguments of {_name(fn)}()"
+            )
+        future: Future[Any] = Future()
+        if inputs and not all(f.done() for f in inputs):
+            self._scheduler.track(future)
+            with self._waiting_lock:
+                self._waiting.add(future)
+            dependencies.when_done(inputs, lambda: self._inputs_done(future, fn, args, kwargs, resources, inputs))
+            return future
+        if inputs:
+            error = dependencies.first_failure(inputs)
+            if error is not None:
+                future.set_exception(error)
+                return future
+            args, kwargs = dependencies.substitute(args), dependencies.substitute(kwargs)
+        return self._queue(future, fn, args, kwargs, resources)
+
+    def _prepare(self, resources: dict[str, Any]) -> dict[str, Any]:
+        """Per-executor adjustments of a call's resources, in the caller's thread (relative cwd, ...)."""
+        cwd = resources.get("cwd")
+        if cwd is not None and not os.path.isabs(cwd):
+            resources = {**resources, "cwd": os.path.abspath(cwd)}
+        return resources
+
+    def _queue(self, future: Future[Any], fn: Callable[..., Any], args: Any, kwargs: Any, resources: dict[str, Any]) -> Future[Any]:
+        task = self._task(future, fn, args, kwargs, resources)
+        self._scheduler.track(future)
+        self._scheduler.enqueue(task)
+        return future
+
+    def _task(self, future: Future[Any], fn: Callable[..., Any], args: Any, kwargs: Any, resources: dict[str, Any]) -> Task:
+        try:
+            payload = cloudpickle.dumps((fn, args, kwargs))
+        except Exception as error:
+            raise TypeError(
+                f"cannot send {_name(fn)}() to a worker: the function or one of its arguments cannot be pickled "
+                f"({type(error).__name__}: {error})"
+            ) from error
+        return Task(future, payload, _name(fn), resources, cost(resources), resources.get("priority") or 0)
+
+    def _inputs_done(self, future: Future[Any], fn: Callable[..., Any], args: Any, kwargs: Any, resources: dict[str, Any], inputs: list[Future[Any]]) -> None:
+        with self._waiting_lock:
+            self._waiting.discard(future)
+        if future.done():  # cancelled meanwhile
+            return
+        error = dependencies.first_failure(inputs)
+        if error is not None:
+            fail(future, error)
+            return
+        try:
+            task = self._task(future, fn, dependencies.substitute(args), dependencies.substitute(kwargs), resources)
+        except Exception as pickling_error:
+            fail(future, pickling_error)
+            return
+        if not self._scheduler.alive:
+            fail(future, RuntimeError("the executor was shut down before the inputs of this call were ready"))
+            return
+        self._scheduler.enqueue(task)
+
+    def map(self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: float | None = None, chunksize: int = 1) -> Iterator[Any]:
+        """Like ``Executor.map``: all calls are submitted now, results are yielded lazily in input order."""
+        if isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1:
+            raise ValueError(f"chunksize must be an int >= 1, got {chunksize!r}")
+        iterables = tuple(it.result() if isinstance(it, Future) else it for it in iterables)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        futures = [self.submit(fn, *args) for args in zip(*iterables)]
+
+        def results() -> Iterator[Any]:
+            try:
+                futures.reverse()
+                while futures:
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    yield futures.pop().result(remaining)
+            finally:
+                for future in futures:
+                    future.cancel()
+
+        return results()
+
+    def batched(self, iterable: list[Future[Any]], n: int) -> list[Future[list[Any]]]:
+        """Futures that resolve to lists of ``n`` results of ``iterable``, in the order the inputs finish."""
+        return batched(iterable, n)
+
+    # ---- shutdown ---------------------------------------------------------------------------------------
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop accepting calls; with ``wait`` return when all calls and worker processes have ended."""
+        if not self._closed:
+            self._closed = True
+            if cancel_futures:
+                with self._waiting_lock:
+                    waiting = list(self._waiting)
+                for future in waiting:
+                    future.cancel()
+            self._scheduler.shutdown(cancel_futures)
+        if wait:
+            self._scheduler.join()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.shutdown(wait=True)
+
+    # ---- properties ---------------------------------------------------------------------------------------
+    @property
+    def max_workers(self) -> int | None:
+        return self._info.get("max_workers")
+
+    @max_workers.setter
+    def max_workers(self, max_workers: int) -> None:
+        raise NotImplementedError("max_workers can only be changed with block_allocation=True")
+
+    @property
+    def info(self) -> dict[str, Any] | None:
+        """The executor's settings; ``None`` after shutdown."""
+        return None if self._closed else dict(self._info)
+
+    @property
+    def future_queue(self) -> None:
+        """executorlib exposes its internal queue here; this executor has none to expose."""
+        return None
+
+    def __len__(self) -> int:
+        with self._waiting_lock:
+            return len(self._waiting)
+
+    def __bool__(self) -> bool:
+        return True
+
+
+def _name(fn: Callable[..., Any]) -> str:
+    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__

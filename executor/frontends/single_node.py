@@ -1,0 +1,172 @@
+"""``SingleNodeExecutor``: run calls in worker processes on this machine."""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import cloudpickle
+
+from executor.frontends.base import BaseExecutor
+from executor.schedulers.block import BlockScheduler
+from executor.schedulers.per_call import PerCallScheduler
+from executor.spawners.environment import worker_environment
+from executor.spawners.local import ForkServerSpawner
+from executor.tasks.resources import Limits, ResourcePolicy
+
+
+def available_cores() -> int:
+    """CPUs this process may run on (its affinity mask, which batch systems set), else the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def default_hostname_localhost(hostname_localhost: bool | None) -> bool:
+    """As documented by executorlib: connect through ``localhost`` by default on macOS, whose firewall blocks
+    connections to the machine's own host name."""
+    return sys.platform == "darwin" if hostname_localhost is None else bool(hostname_localhost)
+
+
+def local_unsupported(resources: dict[str, Any]) -> str | None:
+    """Why this machine-local executor cannot honour ``resources`` (``None`` if it can)."""
+    if (resources.get("num_nodes") or 1) > 1:
+        return (
+            f"num_nodes={resources['num_nodes']} needs several compute nodes; SingleNodeExecutor runs on this machine "
+            "only: use SlurmJobExecutor, SlurmClusterExecutor, FluxJobExecutor or FluxClusterExecutor"
+        )
+    if resources.get("exclusive"):
+        return (
+            "exclusive=True reserves whole compute nodes, which SingleNodeExecutor cannot do: use SlurmJobExecutor, "
+            "SlurmClusterExecutor, FluxJobExecutor or FluxClusterExecutor"
+        )
+    if resources.get("slurm_cmd_args"):
+        return "slurm_cmd_args are passed to srun: use SlurmJobExecutor or SlurmClusterExecutor, not SingleNodeExecutor"
+    return None
+
+
+def _positive_or_none(name: str, value: Any) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"{name} must be None or an int >= 1, got {value!r}")
+
+
+class SingleNodeExecutor(BaseExecutor):
+    """Run Python calls in separate processes on this machine, with executorlib's interface.
+
+    By default every call runs in a fresh worker process (forked from a pre-imported template, so a call costs
+    a few milliseconds, not an interpreter start).  With ``block_allocation=True`` ``max_workers`` persistent
+    workers run the calls.  Worker processes connect to the executor over loopback and every message is
+    authenticated with a per-executor secret before anything is unpickled.
+    """
+
+    def __init__(
+        self,
+        max_workers: int | None = None,
+        cache_directory: str | None = None,
+        max_cores: int | None = None,
+        resource_dict: dict[str, Any] | None = None,
+        hostname_localhost: bool | None = None,
+        block_allocation: bool = False,
+        init_function: Callable[[], dict[str, Any]] | None = None,
+        disable_dependencies: bool = False,
+        refresh_rate: float = 0.01,
+        plot_dependency_graph: bool = False,
+        plot_dependency_graph_filename: str | None = None,
+        export_workflow_filename: str | None = None,
+        log_obj_size: bool = False,
+        wait: bool = True,
+        restart_limit: int = 0,
+        openmpi_oversubscribe: bool = False,
+    ) -> None:
+        _positive_or_none("max_workers", max_workers)
+        _positive_or_none("max_cores", max_cores)
+        if init_function is not None and not block_allocation:
+            raise ValueError("init_function needs block_allocation=True (it initialises persistent workers)")
+        if init_function is not None and not callable(init_function):
+            raise TypeError(f"init_function must be callable, got {init_function!r}")
+        if isinstance(restart_limit, bool) or not isinstance(restart_limit, int) or restart_limit < 0:
+            raise ValueError(f"restart_limit must be an int >= 0, got {restart_limit!r}")
+        if restart_limit and not block_allocation:
+            raise ValueError("restart_limit needs block_allocation=True (only persistent workers are restarted)")
+        if not wait:
+            raise ValueError(
+                "wait=False (leave calls running after the Python process ends) is only supported by "
+                "SlurmClusterExecutor and FluxClusterExecutor"
+            )
+        if plot_dependency_graph or plot_dependency_graph_filename or export_workflow_filename:
+            raise NotImplementedError(
+                "plotting or exporting the dependency graph is not supported by this reference executor; "
+                "executorlib itself offers it"
+            )
+        if init_function is not None and cache_directory is not None:
+            warnings.warn(
+                "init_function and cache_directory together: the cache key does not include the state the "
+                "init_function sets up, so cached results may be stale",
+                stacklevel=2,
+            )
+        hostname_localhost = default_hostname_localhost(hostname_localhost)
+        capacity = max_cores or max_workers or available_cores()
+        resources = dict(resource_dict or {})
+        if openmpi_oversubscribe:
+            resources["openmpi_oversubscribe"] = True
+        policy = ResourcePolicy(
+            resources, Limits(type(self).__name__, capacity, block_allocation, local_unsupported)
+        )
+        spawner = ForkServerSpawner
+        if block_allocation:
+            workers = (max_cores // policy.default_cost) if max_cores else (max_workers or available_cores() // policy.default_cost)
+            if workers < 1:
+                raise ValueError(
+                    f"max_cores={max_cores} is less than the {policy.default_cost} cores one worker needs "
+                    f"(cores x threads_per_core of resource_dict)"
+                )
+            init_payload = cloudpickle.dumps((init_function, (), {})) if init_function is not None else None
+            scheduler: Any = BlockScheduler(
+                spawner,
+                workers,
+                policy.default_cost,
+                worker_environment(policy.defaults),
+                self._absolute(policy.defaults.get("cwd")),
+                init_payload,
+                restart_limit,
+            )
+        else:
+            workers = capacity
+            scheduler = PerCallScheduler(spawner, capacity, lambda task: worker_environment(task.resources))
+        info = {
+            "max_workers": workers,
+            "max_cores": max_cores,
+            "cache_directory": cache_directory,
+            "hostname_localhost": hostname_localhost,
+            "block_allocation": block_allocation,
+            "restart_limit": restart_limit,
+            "log_obj_size": log_obj_size,
+            "refresh_rate": refresh_rate,
+            **policy.defaults,
+        }
+        super().__init__(scheduler, policy, disable_dependencies=disable_dependencies, info=info)
+        self._block = block_allocation
+
+    @staticmethod
+    def _absolute(path: str | None) -> str | None:
+        return None if path is None else os.path.abspath(path)
+
+    @property
+    def max_workers(self) -> int | None:
+        if self._block:
+            return self._scheduler.workers  # type: ignore[attr-defined, no-any-return]
+        return self._info.get("max_workers")
+
+    @max_workers.setter
+    def max_workers(self, max_workers: int) -> None:
+        if not self._block:
+            raise NotImplementedError("max_workers can only be changed with block_allocation=True")
+        _positive_or_none("max_workers", max_workers)
+        if self._closed:
+            raise RuntimeError("cannot resize an executor after shutdown")
+        self._scheduler.resize(max_workers)  # type: ignore[attr-defined]
+        self._info["max_workers"] = max_workers

@@ -1,0 +1,366 @@
+"""The scheduler thread shared by both local modes.
+
+::
+
+    submit() ──Task──► inbox (deque) ──wake pipe──►┐
+                                                    │  scheduler thread (one per executor)
+    worker ◄──CALLS── ROUTER socket ◄──────────────┤  - owns the socket, the workers and the timers
+    worker ──RESULT──► ROUTER socket ─────────────►│  - sleeps in one poll() on: socket, wake pipe,
+    fork server ──spawned/exited──► event pipe ───►┘    spawner events; wakes for a timer deadline
+
+The thread never sleeps on a fixed interval: it wakes when a message, a process exit, a submission or a timer
+needs it.  Policies (one fresh process per call, or persistent block workers) subclass ``Scheduler`` and
+decide in ``_pump()`` which queued task goes where.
+
+Every future the executor hands out is counted until it is done (``track``); a shutdown waits for that count
+to reach zero, then stops the workers (bounded), the fork server (bounded) and closes the socket.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import os
+import pickle
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, InvalidStateError
+from dataclasses import dataclass, field
+from typing import Any
+
+import zmq
+
+from executor import telemetry
+from executor.channel import messages as m
+from executor.channel.framing import new_key
+from executor.channel.parent import ParentChannel
+from executor.errors import ExecutorlibSocketError, RemoteTraceback, WorkerStartError
+from executor.spawners.base import Exited, Spawned, Spawner, WorkerSpec
+from executor.tasks.task import Task
+
+# A worker's last RESULT can still be inside the ZeroMQ I/O thread when the fork server reports its exit;
+# wait this long for it before declaring the call lost (the issue allows 2 s from death to failed future).
+EXIT_GRACE = 0.25
+# A worker that neither connects nor exits within this time is killed and its call fails (covers interpreters
+# that hang at start-up, e.g. on a broken network file system).
+START_TIMEOUT = 120.0
+# Workers asked to stop get this long to finish before they are killed.
+STOP_TIMEOUT = 5.0
+
+
+@dataclass(eq=False)
+class Worker:
+    identity: bytes
+    worker_id: int
+    cost: int
+    pid: int | None = None
+    connected: bool = False
+    stopping: bool = False
+    dead: bool = False
+    inflight: deque[Task] = field(default_factory=deque)
+
+
+class Scheduler:
+    """Base class: the thread, the event loop, worker bookkeeping and future resolution."""
+
+    name = "scheduler"
+
+    def __init__(self, spawner_factory: Callable[[str, bytes], Spawner]) -> None:
+        key = new_key()
+        self._channel = ParentChannel(key)
+        self._spawner = spawner_factory(self._channel.address, key)
+        self._inbox: deque[Any] = deque()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        self._wake_pending = False
+        self._queue: list[tuple[int, int, Task]] = []  # heap of (-priority, seq, task)
+        self._workers: dict[bytes, Worker] = {}
+        self._timers: list[tuple[float, int, Callable[[], None]]] = []
+        self._timer_seq = itertools.count()
+        self._identities = itertools.count()
+        self._outstanding = 0
+        self._count_lock = threading.Lock()
+        self._closing = False
+        self._stopping = False
+        self._finished = threading.Event()
+        self._broken: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=f"executor-{self.name}", daemon=True)
+        self._thread.start()
+
+    # ---- called from any thread -------------------------------------------------------------------------
+    def track(self, future: Future[Any]) -> None:
+        """Count ``future`` as outstanding until it is done (a shutdown waits for all of them)."""
+        with self._count_lock:
+            self._outstanding += 1
+        future.add_done_callback(self._untrack)
+
+    def _untrack(self, _: Future[Any]) -> None:
+        with self._count_lock:
+            self._outstanding -= 1
+            last = self._outstanding == 0
+        if last and self._closing:
+            self._wake()
+
+    def enqueue(self, task: Task) -> None:
+        self._inbox.append(task)
+        self._wake()
+
+    def post(self, action: Callable[[], None]) -> None:
+        """Run ``action`` on the scheduler thread."""
+        self._inbox.append(action)
+        self._wake()
+
+    def shutdown(self, cancel_futures: bool) -> None:
+        self.post(lambda: self._begin_close(cancel_futures))
+
+    def join(self, timeout: float | None = None) -> bool:
+        return self._finished.wait(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return not self._finished.is_set()
+
+    def _wake(self) -> None:
+        if not self._wake_pending:
+            self._wake_pending = True
+            try:
+                os.write(self._wake_w, b"x")
+            except OSError:  # closed: the loop has ended
+                pass
+
+    # ---- the loop ---------------------------------------------------------------------------------------
+    def _run(self) -> None:
+        poller = zmq.Poller()
+        poller.register(self._channel.socket, zmq.POLLIN)
+        poller.register(self._wake_r, zmq.POLLIN)
+        spawner_fd = self._spawner.fileno()
+        poller.register(spawner_fd, zmq.POLLIN)
+        try:
+            while True:
+                for source, _ in poller.poll(self._poll_timeout()):
+                    if source is self._channel.socket:
+                        self._on_messages()
+                    elif source == self._wake_r:
+                        self._wake_pending = False
+                        try:
+                            os.read(self._wake_r, 4096)
+                        except BlockingIOError:
+                            pass
+                        self._drain_inbox()
+                    elif source == spawner_fd:
+                        self._on_spawner_events()
+                        if self._spawner.fileno() != spawner_fd:  # the fork server was restarted
+                            poller.unregister(spawner_fd)
+                            spawner_fd = self._spawner.fileno()
+                            if spawner_fd >= 0:
+                                poller.register(spawner_fd, zmq.POLLIN)
+                self._fire_timers()
+                self._pump()
+                if self._closing and self._ready_to_stop():
+                    break
+        except BaseException as error:  # a bug in here must not leave futures pending forever
+            self._broken = error
+            self._fail_everything(RuntimeError(f"the executor's scheduler thread failed: {error!r}"))
+            raise
+        finally:
+            self._cleanup()
+
+    def _poll_timeout(self) -> int | None:
+        if not self._timers:
+            return None
+        return max(0, int((self._timers[0][0] - time.monotonic()) * 1000) + 1)
+
+    def after(self, delay: float, action: Callable[[], None]) -> None:
+        heapq.heappush(self._timers, (time.monotonic() + delay, next(self._timer_seq), action))
+
+    def _fire_timers(self) -> None:
+        now = time.monotonic()
+        while self._timers and self._timers[0][0] <= now:
+            heapq.heappop(self._timers)[2]()
+
+    def _drain_inbox(self) -> None:
+        inbox = self._inbox
+        while inbox:
+            item = inbox.popleft()
+            if isinstance(item, Task):
+                if self._closing and self._stopping:
+                    item.future.cancel()
+                else:
+                    heapq.heappush(self._queue, (-item.priority, item.seq, item))
+            else:
+                item()
+
+    # ---- workers ----------------------------------------------------------------------------------------
+    def _start_worker(self, worker_id: int, cost: int, one_shot: bool, env: dict[str, str], cwd: str | None) -> Worker:
+        identity = b"w%d-%s" % (next(self._identities), os.urandom(6).hex().encode())
+        worker = Worker(identity, worker_id, cost)
+        try:
+            self._spawner.spawn(WorkerSpec(identity, worker_id, one_shot, env, cwd))
+        except Exception as error:
+            raise start_failure_error(str(error)) from error
+        self._workers[identity] = worker
+        telemetry.record("workers_started")
+        self.after(START_TIMEOUT, lambda: self._check_started(worker))
+        return worker
+
+    def _check_started(self, worker: Worker) -> None:
+        if not worker.connected and not worker.dead:
+            self._spawner.kill(worker.identity, signal.SIGKILL)
+
+    def _on_spawner_events(self) -> None:
+        for event in self._spawner.read_events():
+            worker = self._workers.get(event.identity)
+            if worker is None:
+                continue
+            if isinstance(event, Spawned):
+                worker.pid = event.pid
+            elif isinstance(event, Exited):
+                worker.dead = True
+                if event.pid is not None:
+                    worker.pid = event.pid
+                if worker.inflight:
+                    self.after(EXIT_GRACE, lambda w=worker, e=event: self._after_exit(w, e))
+                else:
+                    self._after_exit(worker, event)
+
+    def _after_exit(self, worker: Worker, event: Exited) -> None:
+        self._workers.pop(worker.identity, None)
+        lost = list(worker.inflight)
+        worker.inflight.clear()
+        self._worker_lost(worker, lost, describe_exit(event.pid, event.returncode))
+
+    def _on_messages(self) -> None:
+        for identity, message in self._channel.receive():
+            worker = self._workers.get(identity)
+            if worker is None:
+                continue
+            kind = message[0]
+            if kind == m.RESULT:
+                if worker.inflight and worker.inflight[0].task_id == message[1]:
+                    task = worker.inflight.popleft()
+                    resolve(task.future, message[2], message[3])
+                    telemetry.record("calls_run")
+                    self._task_done(worker, task)
+            elif kind == m.HELLO:
+                worker.connected = True
+                worker.pid = message[1]
+                self._worker_ready(worker)
+
+    def send_calls(self, worker: Worker, tasks: list[Task]) -> None:
+        worker.inflight.extend(tasks)
+        self._channel.send(worker.identity, (m.CALLS, [(t.task_id, t.payload) for t in tasks]))
+
+    def send(self, worker: Worker, message: tuple[Any, ...]) -> None:
+        self._channel.send(worker.identity, message)
+
+    def stop_worker(self, worker: Worker) -> None:
+        worker.stopping = True
+        if worker.connected:
+            self._channel.send(worker.identity, (m.STOP,))
+        else:
+            self._spawner.kill(worker.identity, signal.SIGTERM)
+
+    # ---- policy hooks -------------------------------------------------------------------------------------
+    def _pump(self) -> None:
+        raise NotImplementedError
+
+    def _worker_ready(self, worker: Worker) -> None:
+        raise NotImplementedError
+
+    def _task_done(self, worker: Worker, task: Task) -> None:
+        raise NotImplementedError
+
+    def _worker_lost(self, worker: Worker, lost: list[Task], how: str) -> None:
+        raise NotImplementedError
+
+    # ---- shutdown -----------------------------------------------------------------------------------------
+    def _begin_close(self, cancel_futures: bool) -> None:
+        self._closing = True
+        if cancel_futures:
+            for _, _, task in self._queue:
+                task.future.cancel()
+            self._queue.clear()
+
+    def _ready_to_stop(self) -> bool:
+        with self._count_lock:
+            if self._outstanding:
+                return False
+        if not self._stopping:
+            self._stopping = True
+            for worker in list(self._workers.values()):
+                self.stop_worker(worker)
+            self.after(STOP_TIMEOUT, self._kill_remaining)
+        return not self._workers
+
+    def _kill_remaining(self) -> None:
+        for worker in self._workers.values():
+            self._spawner.kill(worker.identity, signal.SIGKILL)
+
+    def _fail_everything(self, error: BaseException) -> None:
+        tasks = [t for _, _, t in self._queue] + [t for w in self._workers.values() for t in w.inflight]
+        for task in tasks:
+            fail(task.future, error)
+        self._queue.clear()
+
+    def _cleanup(self) -> None:
+        for worker in self._workers.values():
+            self._spawner.kill(worker.identity, signal.SIGKILL)
+        try:
+            self._spawner.close()
+        finally:
+            self._channel.close()
+            os.close(self._wake_w)
+            os.close(self._wake_r)
+            self._finished.set()
+
+
+def describe_exit(pid: int | None, returncode: int | None) -> str:
+    who = f"worker process {pid}" if pid is not None else "a worker process"
+    if returncode is None:
+        return f"{who} was lost (its launcher exited)"
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"{who} was killed by {name}"
+    return f"{who} exited with code {returncode}"
+
+
+def resolve(future: Future[Any], ok: bool, data: bytes) -> None:
+    """Set ``future`` from a worker's RESULT payload; the worker's traceback becomes ``__cause__``."""
+    try:
+        if ok:
+            value = pickle.loads(data)
+            outcome = None
+        else:
+            outcome, tb = pickle.loads(data)
+            outcome.__cause__ = RemoteTraceback(tb)
+    except Exception as error:
+        outcome = RuntimeError(f"the result sent by the worker could not be unpickled here: {error!r}")
+    try:
+        if outcome is None:
+            future.set_result(value)
+        else:
+            future.set_exception(outcome)
+    except InvalidStateError:  # already failed by a timeout or cancelled by a shutdown
+        pass
+
+
+def fail(future: Future[Any], error: BaseException) -> None:
+    try:
+        if not future.done():
+            future.set_exception(error)
+    except InvalidStateError:
+        pass
+
+
+def lost_call_error(task: Task, how: str) -> ExecutorlibSocketError:
+    return ExecutorlibSocketError(f"{how} while running {task.fn_name}(); the call did not return a result")
+
+
+def start_failure_error(how: str) -> WorkerStartError:
+    return WorkerStartError(f"worker processes keep failing to start ({how}); no call can run")

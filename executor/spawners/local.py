@@ -1,0 +1,144 @@
+"""Local workers, forked from a pre-imported template process (``executor.worker.forkserver``).
+
+The template is started when the executor is built, so by the time the first call arrives it is (nearly)
+ready.  The parent keeps the template's environment, working directory and ``sys.path`` in step with its own
+before each fork, so a worker sees what a freshly started ``python`` would see from the caller, at the
+moment of the call.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from typing import Any
+
+from executor.channel.pipe import MessageReader, write_message
+from executor.spawners.base import Exited, Spawned, WorkerSpec
+
+_CLOSE_TIMEOUT = 5.0  # the template gives its children 2 s after SIGTERM; then we stop waiting and kill it
+_MAX_TEMPLATE_LOSSES = 3  # consecutive template deaths before it was ready: give up instead of looping
+
+
+class SpawnerBroken(RuntimeError):
+    """The fork server keeps dying before it is ready (e.g. the interpreter cannot import pyzmq)."""
+
+
+def package_root() -> str:
+    import executor
+
+    return os.path.dirname(os.path.dirname(os.path.abspath(executor.__file__)))
+
+
+class ForkServerSpawner:
+    """Parent side of the fork server; used only from the scheduler thread (plus ``__init__``/``close``)."""
+
+    def __init__(self, address: str, key: bytes) -> None:
+        self._config = {"address": address, "key": key}
+        self._reader = MessageReader()
+        self._pids: dict[bytes, int] = {}
+        self._pending: dict[bytes, WorkerSpec] = {}  # requested, not yet reported spawned
+        self._sent: dict[str, Any] = {}
+        self._losses = 0
+        self._start()
+
+    def _start(self) -> None:
+        read_fd, write_fd = os.pipe()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root(), env.get("PYTHONPATH")]))
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "from executor.worker.forkserver import main; main()", str(write_fd)],
+            stdin=subprocess.PIPE,
+            pass_fds=(write_fd,),
+            env=env,
+        )
+        os.close(write_fd)
+        self._events = read_fd
+        self._requests = self.process.stdin.fileno()  # type: ignore[union-attr]
+        self._sent = {}
+        # The secret travels through the pipe, never on the command line or in the environment.
+        write_message(self._requests, ("config", self._config))
+
+    def fileno(self) -> int:
+        return self._events
+
+    def _sync(self, kind: str, value: Any) -> None:
+        if self._sent.get(kind) != value:
+            write_message(self._requests, (kind, value))
+            self._sent[kind] = value
+
+    def spawn(self, spec: WorkerSpec) -> None:
+        if self._losses >= _MAX_TEMPLATE_LOSSES:
+            raise SpawnerBroken(
+                f"the worker template process ({sys.executable}) exited {self._losses} times before it was ready; "
+                "its error output above says why"
+            )
+        self._sync("env", dict(os.environ))
+        self._sync("cwd", os.getcwd())
+        self._sync("path", list(sys.path))
+        self._pending[spec.identity] = spec
+        write_message(self._requests, ("spawn", spec.identity, spec.worker_id, spec.one_shot, spec.env, spec.cwd))
+
+    def read_events(self) -> list[Spawned | Exited]:
+        chunk = os.read(self._events, 1 << 16)
+        if not chunk:  # the template died: every worker it had (or was about to fork) is lost
+            return self._template_lost()
+        out: list[Spawned | Exited] = []
+        for event in self._reader.feed(chunk):
+            if event[0] == "ready":
+                self._losses = 0
+            elif event[0] == "spawned":
+                self._pending.pop(event[1], None)
+                self._pids[event[1]] = event[2]
+                out.append(Spawned(event[1], event[2]))
+            elif event[0] == "exited":
+                self._pids.pop(event[1], None)
+                out.append(Exited(event[1], event[2], event[3]))
+        return out
+
+    def _template_lost(self) -> list[Spawned | Exited]:
+        lost: list[Spawned | Exited] = []
+        for identity, pid in self._pids.items():
+            _kill(pid, signal.SIGKILL)
+            lost.append(Exited(identity, pid, None))
+        lost += [Exited(identity, None, None) for identity in self._pending]
+        self._pids.clear()
+        self._pending.clear()
+        self.process.wait()
+        os.close(self._events)
+        self.process.stdin.close()  # type: ignore[union-attr]
+        self._losses += 1
+        self._events = -1
+        if self._losses < _MAX_TEMPLATE_LOSSES:
+            self._start()  # so that later calls get workers again; note fileno() may change
+        return lost
+
+    def kill(self, identity: bytes, signum: int) -> None:
+        pid = self._pids.get(identity)
+        if pid is not None:
+            write_message(self._requests, ("kill", pid, signum))
+
+    def close(self) -> None:
+        """Close the request pipe (the template then stops its children and exits) and wait for it, bounded."""
+        if self._events < 0:
+            return
+        try:
+            self.process.stdin.close()  # type: ignore[union-attr]
+        except OSError:
+            pass
+        try:
+            self.process.wait(timeout=_CLOSE_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        for pid in self._pids.values():  # only if the template could not stop them
+            _kill(pid, signal.SIGKILL)
+        os.close(self._events)
+
+
+def _kill(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass

@@ -1,0 +1,27 @@
+"""The record of one submitted call, as the scheduler sees it."""
+
+from __future__ import annotations
+
+import itertools
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+_ids = itertools.count(1)
+
+
+@dataclass(eq=False)
+class Task:
+    future: Future[Any]
+    payload: bytes  # cloudpickle of (fn, args, kwargs), made in the caller's thread
+    fn_name: str
+    resources: dict[str, Any]  # validated and merged; never the caller's dict
+    cost: int = 1  # slots: cores * threads_per_core
+    priority: int = 0
+    attempts: int = 0  # how often a worker died while running it
+    task_id: int = field(default_factory=lambda: next(_ids))
+
+    @property
+    def seq(self) -> int:
+        """Submission order (equal priorities start in this order)."""
+        return self.task_id

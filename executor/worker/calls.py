@@ -1,0 +1,67 @@
+"""Run one call inside a worker and turn its outcome into bytes for the parent.
+
+Kept free of ZeroMQ so it can be tested directly and reused by the MPI worker.
+"""
+
+from __future__ import annotations
+
+import pickle
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from executor.tasks.signature import accepted_names
+
+_DUMPS_PROTOCOL = pickle.HIGHEST_PROTOCOL
+
+
+def dumps(value: Any) -> bytes:
+    """Pickle ``value``: plain pickle first (fast), cloudpickle for what plain pickle cannot do."""
+    try:
+        return pickle.dumps(value, protocol=_DUMPS_PROTOCOL)
+    except Exception:
+        import cloudpickle
+
+        return cloudpickle.dumps(value, protocol=_DUMPS_PROTOCOL)
+
+
+def inject(fn: Callable[..., Any], kwargs: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """Add the ``extra`` entries (``executorlib_worker_id``, init_function results) that ``fn`` names."""
+    names = accepted_names(fn)
+    added = {k: v for k, v in extra.items() if k in names and k not in kwargs}
+    return {**kwargs, **added} if added else kwargs
+
+
+def failure(error: BaseException) -> bytes:
+    """Pickle ``(exception, traceback text)``; degrade to a RuntimeError carrying the text if needed."""
+    tb = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    error.__traceback__ = None
+    try:
+        return dumps((error, tb))
+    except Exception as pickling_error:
+        stand_in = RuntimeError(f"{type(error).__qualname__}: {error} (the exception could not be pickled: {pickling_error})")
+        return dumps((stand_in, tb))
+
+
+def run(payload: bytes, extra: dict[str, Any]) -> tuple[bool, bytes]:
+    """Unpickle ``(fn, args, kwargs)`` from ``payload``, call it and return ``(ok, data)``.
+
+    ``SystemExit`` is not caught: a function that calls ``sys.exit()`` ends its worker, as it would end any
+    process, and the parent reports the lost call.
+    """
+    try:
+        fn, args, kwargs = pickle.loads(payload)
+        if extra:
+            kwargs = inject(fn, kwargs, extra)
+        value = fn(*args, **kwargs)
+    except SystemExit:
+        raise
+    except BaseException as error:
+        return False, failure(error)
+    try:
+        return True, dumps(value)
+    except Exception as error:
+        name = getattr(fn, "__qualname__", repr(fn))
+        return False, failure(
+            pickle.PicklingError(f"the result of {name}() could not be pickled to send it back: {type(error).__name__}: {error}")
+        )
