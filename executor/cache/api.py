@@ -33,7 +33,7 @@ def get_cache_data(cache_directory: str) -> list[dict[str, Any]]:
     result = []
     for file_name in paths.iter_cache_files(cache_directory):
         try:
-            content = store.read_file(file_name)
+            content = store.read_file(file_name, store.DATASET_NAMES)  # other datasets are not ours to unpickle
             entry = {name: content.load(name) for name in content.datasets}
         except FileNotFoundError:
             continue  # removed while we walked

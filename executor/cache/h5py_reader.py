@@ -36,7 +36,8 @@ def read_raw(path: str, names: tuple[str, ...] | None = None) -> tuple[dict[str,
     h5py = require_h5py()
     with h5py.File(path, "r") as hdf:
         wanted = [n for n in (hdf.keys() if names is None else names) if n in hdf]
-        datasets = {name: hdf[name][()].tobytes() for name in wanted}
+        # groups and other objects are not cache datasets: skip them rather than fail on them
+        datasets = {name: hdf[name][()].tobytes() for name in wanted if isinstance(hdf[name], h5py.Dataset)}
         attrs = {}
         for key, value in hdf.attrs.items():
             try:

@@ -175,7 +175,8 @@ def write_atomic(path: str, data: bytes) -> None:
     if directory not in _known_dirs:
         os.makedirs(directory, exist_ok=True)
         _known_dirs.add(directory)
-    tmp = f"{path}.{os.getpid()}-{next(_temp_counter)}.tmp"
+    # pid + counter keep names unique within a host; the random part across hosts sharing a file system.
+    tmp = f"{path}.{os.getpid()}-{next(_temp_counter)}{os.urandom(3).hex()}.tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
     except FileNotFoundError:  # directory removed since we created it (e.g. by `cache clean`)
@@ -239,7 +240,7 @@ def add_datasets(path: str, datasets: Mapping[str, bytes]) -> None:
     a task (the process that submitted it) should call this.
     """
     try:
-        current = read_file(path)
+        current = read_file(path, DATASET_NAMES)
         merged = dict(current.datasets)
         function_name = current.meta.get("function")
     except FileNotFoundError:
@@ -257,7 +258,7 @@ def _parse_header(buf: bytes) -> tuple[int, dict[str, tuple[int, int, int]]]:
         if len(buf) < 8 and _MAGIC.startswith(bytes(buf)) and buf:
             raise _Damaged("file shorter than its header")
         raise _Foreign
-    magic, version, count, crc, size = _HEAD.unpack_from(buf)
+    _magic, version, count, crc, size = _HEAD.unpack_from(buf)
     if version != FORMAT_VERSION:
         raise _OtherVersion(version, _parse_meta(buf, count))
     if len(buf) < h5image.USERBLOCK_SIZE:

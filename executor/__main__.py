@@ -1,0 +1,7 @@
+"""``python -m executor ...``: see ``executor.cli.main``."""
+
+import sys
+
+from executor.cli.main import main
+
+sys.exit(main())
