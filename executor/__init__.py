@@ -7,7 +7,6 @@ the front-end modules they never use.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
 from executor._version import __version__
 
@@ -28,6 +27,7 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = sorted([*_EXPORTS, "__version__"])
 
+TYPE_CHECKING = False  # not ``typing.TYPE_CHECKING``: workers import this package and typing costs ~2 ms
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from executor.frontends.base import BaseExecutor as BaseExecutor
     from executor.frontends.single_node import SingleNodeExecutor as SingleNodeExecutor
@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from executor.tasks.selectors import split_future as split_future
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'executor' has no attribute {name!r}")

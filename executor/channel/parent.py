@@ -16,6 +16,10 @@ import zmq
 from executor.channel.framing import parent_framer
 
 LOOPBACK = "127.0.0.1"
+# Plain ints: pyzmq converts enum flags on every call, which costs more than the send itself.
+_NOBLOCK = int(zmq.NOBLOCK)
+_SNDMORE = int(zmq.SNDMORE)
+_RCVMORE = int(zmq.RCVMORE)
 
 
 def bind_host(remote_workers: bool, hostname_localhost: bool) -> tuple[str, str]:
@@ -47,9 +51,10 @@ class ParentChannel:
 
     def send(self, identity: bytes, message: Any) -> bool:
         """Send ``message`` to one worker; ``False`` if that worker is no longer connected."""
-        body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        frame = self._framer.seal(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
         try:
-            self.socket.send_multipart([identity, *self._framer.seal(body)], copy=len(body) < 65536)
+            self.socket.send(identity, _SNDMORE)
+            self.socket.send(frame, copy=len(frame) < 65536)
         except zmq.ZMQError as error:
             if error.errno == zmq.EHOSTUNREACH:
                 return False
@@ -59,17 +64,21 @@ class ParentChannel:
     def receive(self) -> list[tuple[bytes, Any]]:
         """Drain all waiting messages without blocking; return ``[(identity, message), ...]``."""
         out = []
-        recv = self.socket.recv_multipart
+        recv, more, open_ = self.socket.recv, self.socket.get, self._framer.open
         while True:
             try:
-                frames = recv(zmq.NOBLOCK)
+                identity = recv(_NOBLOCK)
             except zmq.Again:
                 return out
-            body = self._framer.open(frames[1:]) if len(frames) == 3 else None
+            body = open_(recv(_NOBLOCK))  # a ROUTER message always has a frame after the identity
+            if more(_RCVMORE):  # our workers send exactly one frame; drop the rest of anything else
+                while more(_RCVMORE):
+                    recv(_NOBLOCK)
+                body = None
             if body is None:
                 self.rejected += 1
                 continue
-            out.append((frames[0], pickle.loads(body)))
+            out.append((identity, pickle.loads(body)))
 
     def close(self) -> None:
         self.socket.close(linger=0)

@@ -17,12 +17,11 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
 from typing import Any
 
-import cloudpickle
-
 from executor.schedulers.base import Scheduler, fail
 from executor.tasks import dependencies
 from executor.tasks.batched import batched
 from executor.tasks.resources import ResourcePolicy, cost
+from executor.tasks.serialize import dumps_call
 from executor.tasks.signature import accepted_names
 from executor.tasks.task import Task
 
@@ -102,14 +101,12 @@ class BaseExecutor(Executor):
         return resources
 
     def _queue(self, future: Future[Any], fn: Callable[..., Any], args: Any, kwargs: Any, resources: dict[str, Any]) -> Future[Any]:
-        task = self._task(future, fn, args, kwargs, resources)
-        self._scheduler.track(future)
-        self._scheduler.enqueue(task)
+        self._scheduler.enqueue(self._task(future, fn, args, kwargs, resources))
         return future
 
     def _task(self, future: Future[Any], fn: Callable[..., Any], args: Any, kwargs: Any, resources: dict[str, Any]) -> Task:
         try:
-            payload = cloudpickle.dumps((fn, args, kwargs))
+            payload = dumps_call((fn, args, kwargs))
         except Exception as error:
             raise TypeError(
                 f"cannot send {_name(fn)}() to a worker: the function or one of its arguments cannot be pickled "

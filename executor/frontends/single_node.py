@@ -136,7 +136,9 @@ class SingleNodeExecutor(BaseExecutor):
             )
         else:
             workers = capacity
-            scheduler = PerCallScheduler(spawner, capacity, lambda task: worker_environment(task.resources))
+            scheduler = PerCallScheduler(
+                spawner, capacity, lambda task: worker_environment(task.resources), worker_environment(policy.defaults)
+            )
         info = {
             "max_workers": workers,
             "max_cores": max_cores,

@@ -61,6 +61,9 @@ class Worker:
     stopping: bool = False
     dead: bool = False
     inflight: deque[Task] = field(default_factory=deque)
+    prefetch: int = 2  # calls it may hold (block allocation adapts this to its time per call)
+    per_call: float | None = None  # moving average of seconds per call
+    last_done: float = 0.0
 
 
 class Scheduler:
@@ -92,7 +95,8 @@ class Scheduler:
 
     # ---- called from any thread -------------------------------------------------------------------------
     def track(self, future: Future[Any]) -> None:
-        """Count ``future`` as outstanding until it is done (a shutdown waits for all of them)."""
+        """Count ``future`` as outstanding until it is done: for calls waiting on input futures, which are in no
+        queue yet (queued and running calls are counted by the scheduler itself)."""
         with self._count_lock:
             self._outstanding += 1
         future.add_done_callback(self._untrack)
@@ -144,11 +148,14 @@ class Scheduler:
                     if source is self._channel.socket:
                         self._on_messages()
                     elif source == self._wake_r:
-                        self._wake_pending = False
+                        # Order matters: consume the wake-up bytes, then clear the flag, then drain.  A
+                        # submitter that still saw the flag set appended before the clear, so the drain
+                        # sees its task; one that sees it clear writes a new byte (at worst a spurious wake).
                         try:
                             os.read(self._wake_r, 4096)
                         except BlockingIOError:
                             pass
+                        self._wake_pending = False
                         self._drain_inbox()
                     elif source == spawner_fd:
                         self._on_spawner_events()
@@ -233,6 +240,7 @@ class Scheduler:
         self._worker_lost(worker, lost, describe_exit(event.pid, event.returncode))
 
     def _on_messages(self) -> None:
+        results = 0
         for identity, message in self._channel.receive():
             worker = self._workers.get(identity)
             if worker is None:
@@ -242,14 +250,22 @@ class Scheduler:
                 if worker.inflight and worker.inflight[0].task_id == message[1]:
                     task = worker.inflight.popleft()
                     resolve(task.future, message[2], message[3])
-                    telemetry.record("calls_run")
+                    results += 1
                     self._task_done(worker, task)
             elif kind == m.HELLO:
                 worker.connected = True
                 worker.pid = message[1]
-                self._worker_ready(worker)
+                if worker.stopping:  # asked to stop while it was starting
+                    self.send(worker, (m.STOP,))
+                else:
+                    self._worker_ready(worker)
+        if results:
+            telemetry.record("calls_run", results)
 
     def send_calls(self, worker: Worker, tasks: list[Task]) -> None:
+        now = time.monotonic()
+        for task in tasks:
+            task.sent_at = now
         worker.inflight.extend(tasks)
         self._channel.send(worker.identity, (m.CALLS, [(t.task_id, t.payload) for t in tasks]))
 
@@ -260,8 +276,7 @@ class Scheduler:
         worker.stopping = True
         if worker.connected:
             self._channel.send(worker.identity, (m.STOP,))
-        else:
-            self._spawner.kill(worker.identity, signal.SIGTERM)
+        # else: it gets STOP as soon as it says hello (killing it mid-start could lose its coverage data)
 
     # ---- policy hooks -------------------------------------------------------------------------------------
     def _pump(self) -> None:
@@ -288,6 +303,10 @@ class Scheduler:
         with self._count_lock:
             if self._outstanding:
                 return False
+        if any(not task.future.done() for _, _, task in self._queue):
+            return False
+        if any(worker.inflight for worker in self._workers.values()):
+            return False
         if not self._stopping:
             self._stopping = True
             for worker in list(self._workers.values()):

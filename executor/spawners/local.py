@@ -39,6 +39,7 @@ class ForkServerSpawner:
         self._reader = MessageReader()
         self._pids: dict[bytes, int] = {}
         self._pending: dict[bytes, WorkerSpec] = {}  # requested, not yet reported spawned
+        self._kill_on_spawn: dict[bytes, int] = {}
         self._sent: dict[str, Any] = {}
         self._losses = 0
         self._start()
@@ -68,6 +69,11 @@ class ForkServerSpawner:
             write_message(self._requests, (kind, value))
             self._sent[kind] = value
 
+    def in_sync(self) -> bool:
+        """Whether workers forked now would see the same environment, cwd and sys.path as the last ones."""
+        sent = self._sent
+        return sent.get("path") == sys.path and sent.get("cwd") == os.getcwd() and sent.get("env") == dict(os.environ)
+
     def spawn(self, spec: WorkerSpec) -> None:
         if self._losses >= _MAX_TEMPLATE_LOSSES:
             raise SpawnerBroken(
@@ -92,6 +98,9 @@ class ForkServerSpawner:
                 self._pending.pop(event[1], None)
                 self._pids[event[1]] = event[2]
                 out.append(Spawned(event[1], event[2]))
+                signum = self._kill_on_spawn.pop(event[1], None)
+                if signum is not None:
+                    self.kill(event[1], signum)
             elif event[0] == "exited":
                 self._pids.pop(event[1], None)
                 out.append(Exited(event[1], event[2], event[3]))
@@ -118,6 +127,8 @@ class ForkServerSpawner:
         pid = self._pids.get(identity)
         if pid is not None:
             write_message(self._requests, ("kill", pid, signum))
+        elif identity in self._pending:  # not forked yet: kill it as soon as it is
+            self._kill_on_spawn[identity] = signum
 
     def close(self) -> None:
         """Close the request pipe (the template then stops its children and exits) and wait for it, bounded."""
@@ -127,6 +138,10 @@ class ForkServerSpawner:
             self.process.stdin.close()  # type: ignore[union-attr]
         except OSError:
             pass
+        if not self._pids and not self._pending:
+            # No worker left to stop gracefully, and the template holds no state: skip its ~20 ms of
+            # interpreter teardown.
+            self.process.terminate()
         try:
             self.process.wait(timeout=_CLOSE_TIMEOUT)
         except subprocess.TimeoutExpired:

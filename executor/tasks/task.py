@@ -19,6 +19,8 @@ class Task:
     cost: int = 1  # slots: cores * threads_per_core
     priority: int = 0
     attempts: int = 0  # how often a worker died while running it
+    sent_at: float = 0.0  # monotonic time it was sent to a worker
+    dispatched: bool = False  # its future was set running (a requeued call keeps that state)
     task_id: int = field(default_factory=lambda: next(_ids))
 
     @property
