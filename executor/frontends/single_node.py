@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import warnings
@@ -61,6 +62,10 @@ class SingleNodeExecutor(BaseExecutor):
     a few milliseconds, not an interpreter start).  With ``block_allocation=True`` ``max_workers`` persistent
     workers run the calls.  Worker processes connect to the executor over loopback and every message is
     authenticated with a per-executor secret before anything is unpickled.
+
+    Beyond executorlib's parameters: ``worker_coverage`` (``None``: measure workers with coverage whenever this
+    process is measured, unless ``XLIB_WORKER_COVERAGE=0``; ``False``: never; ``True``: whenever this process
+    is measured, ignoring the environment variable).
     """
 
     def __init__(
@@ -81,6 +86,7 @@ class SingleNodeExecutor(BaseExecutor):
         wait: bool = True,
         restart_limit: int = 0,
         openmpi_oversubscribe: bool = False,
+        worker_coverage: bool | None = None,
     ) -> None:
         _positive_or_none("max_workers", max_workers)
         _positive_or_none("max_cores", max_cores)
@@ -116,7 +122,7 @@ class SingleNodeExecutor(BaseExecutor):
         policy = ResourcePolicy(
             resources, Limits(type(self).__name__, capacity, block_allocation, local_unsupported)
         )
-        spawner = ForkServerSpawner
+        spawner = functools.partial(ForkServerSpawner, coverage=worker_coverage)
         if block_allocation:
             workers = (max_cores // policy.default_cost) if max_cores else (max_workers or available_cores() // policy.default_cost)
             if workers < 1:

@@ -34,8 +34,9 @@ def package_root() -> str:
 class ForkServerSpawner:
     """Parent side of the fork server; used only from the scheduler thread (plus ``__init__``/``close``)."""
 
-    def __init__(self, address: str, key: bytes) -> None:
+    def __init__(self, address: str, key: bytes, coverage: bool | None = None) -> None:
         self._config = {"address": address, "key": key}
+        self._coverage = coverage  # see SingleNodeExecutor(worker_coverage=...); used by executor.coverage
         self._reader = MessageReader()
         self._pids: dict[bytes, int] = {}
         self._pending: dict[bytes, WorkerSpec] = {}  # requested, not yet reported spawned
