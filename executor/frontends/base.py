@@ -17,13 +17,14 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
 from typing import Any
 
+from executor import telemetry
 from executor.schedulers.base import Scheduler, fail
 from executor.tasks import dependencies
 from executor.tasks.batched import batched
 from executor.tasks.resources import ResourcePolicy, cost
 from executor.tasks.serialize import dumps_call
 from executor.tasks.signature import accepted_names
-from executor.tasks.task import Task
+from executor.tasks.task import CacheEntry, Task
 
 _live: weakref.WeakSet[Scheduler] = weakref.WeakSet()
 
@@ -47,8 +48,13 @@ class BaseExecutor(Executor):
         *,
         disable_dependencies: bool,
         info: dict[str, Any],
+        cache_directory: str | os.PathLike[str] | None = None,
     ) -> None:
         self._scheduler = scheduler
+        self._cache_directory = cache_directory
+        self._caches: dict[str, Any] = {}
+        if cache_directory is not None:
+            self._cache_for({"cache_directory": cache_directory})  # a missing h5py fails here, at construction
         self._policy = policy
         self._disable_dependencies = disable_dependencies
         self._info = info
@@ -95,13 +101,41 @@ class BaseExecutor(Executor):
 
     def _prepare(self, resources: dict[str, Any]) -> dict[str, Any]:
         """Per-executor adjustments of a call's resources, in the caller's thread (relative cwd, ...)."""
-        cwd = resources.get("cwd")
-        if cwd is not None and not os.path.isabs(cwd):
-            resources = {**resources, "cwd": os.path.abspath(cwd)}
+        for name in ("cwd", "cache_directory"):
+            path = resources.get(name)
+            if path is not None and not os.path.isabs(path):
+                resources = {**resources, name: os.path.abspath(path)}
         return resources
 
+    def _cache_for(self, resources: dict[str, Any]) -> Any:
+        """The ``ResultCache`` of the call's cache directory (``None`` without a cache)."""
+        directory = resources.get("cache_directory") or self._cache_directory
+        if directory is None:
+            return None
+        directory = os.path.abspath(directory)
+        cache = self._caches.get(directory)
+        if cache is None:
+            from executor.cache import ResultCache
+
+            cache = self._caches[directory] = ResultCache(directory)
+            telemetry.record_cache_directory(directory)
+        return cache
+
     def _queue(self, future: Future[Any], fn: Callable[..., Any], args: Any, kwargs: Any, resources: dict[str, Any]) -> Future[Any]:
-        self._scheduler.enqueue(self._task(future, fn, args, kwargs, resources))
+        """Resolve the call from the cache, or queue it (pickling it here: errors surface in this thread)."""
+        cache = self._cache_for(resources)
+        entry = None
+        if cache is not None:
+            key = cache.key(fn, args, kwargs, resources.get("cache_key"))
+            hit, value = cache.lookup(key)
+            if hit:
+                future.set_result(value)
+                telemetry.record("cache_hits")
+                return future
+            entry = CacheEntry(cache, key, fn, args, kwargs)
+        task = self._task(future, fn, args, kwargs, resources)
+        task.cache = entry
+        self._scheduler.enqueue(task)
         return future
 
     def _task(self, future: Future[Any], fn: Callable[..., Any], args: Any, kwargs: Any, resources: dict[str, Any]) -> Task:
@@ -123,15 +157,13 @@ class BaseExecutor(Executor):
         if error is not None:
             fail(future, error)
             return
-        try:
-            task = self._task(future, fn, dependencies.substitute(args), dependencies.substitute(kwargs), resources)
-        except Exception as pickling_error:
-            fail(future, pickling_error)
-            return
         if not self._scheduler.alive:
             fail(future, RuntimeError("the executor was shut down before the inputs of this call were ready"))
             return
-        self._scheduler.enqueue(task)
+        try:
+            self._queue(future, fn, dependencies.substitute(args), dependencies.substitute(kwargs), resources)
+        except Exception as error:  # e.g. a result of an input that cannot be pickled
+            fail(future, error)
 
     def map(self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: float | None = None, chunksize: int = 1) -> Iterator[Any]:
         """Like ``Executor.map``: all calls are submitted now, results are yielded lazily in input order."""

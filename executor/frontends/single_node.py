@@ -156,7 +156,9 @@ class SingleNodeExecutor(BaseExecutor):
             "refresh_rate": refresh_rate,
             **policy.defaults,
         }
-        super().__init__(scheduler, policy, disable_dependencies=disable_dependencies, info=info)
+        super().__init__(
+            scheduler, policy, disable_dependencies=disable_dependencies, info=info, cache_directory=cache_directory
+        )
         self._block = block_allocation
 
     @staticmethod

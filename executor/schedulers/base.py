@@ -249,6 +249,8 @@ class Scheduler:
             if kind == m.RESULT:
                 if worker.inflight and worker.inflight[0].task_id == message[1]:
                     task = worker.inflight.popleft()
+                    if task.cache is not None and message[2]:
+                        store_in_cache(task, message[3])
                     resolve(task.future, message[2], message[3])
                     results += 1
                     self._task_done(worker, task)
@@ -367,6 +369,17 @@ def resolve(future: Future[Any], ok: bool, data: bytes) -> None:
             future.set_exception(outcome)
     except InvalidStateError:  # already failed by a timeout or cancelled by a shutdown
         pass
+
+
+def store_in_cache(task: Task, output: bytes) -> None:
+    """Write the result file before the future resolves, so it exists once ``result()`` returns.  A cache that
+    cannot be written (disk full, permissions) costs a warning, not the call's result."""
+    try:
+        task.cache.store(output, task.resources, time.monotonic() - task.sent_at)  # type: ignore[union-attr]
+    except Exception as error:
+        import warnings
+
+        warnings.warn(f"could not write the cache file of {task.fn_name}(): {error}", RuntimeWarning, stacklevel=1)
 
 
 def fail(future: Future[Any], error: BaseException) -> None:

@@ -11,6 +11,20 @@ _ids = itertools.count(1)
 
 
 @dataclass(eq=False)
+class CacheEntry:
+    """A call whose result goes into a cache file when it succeeds."""
+
+    cache: Any  # executor.cache.ResultCache
+    key: str
+    fn: Any
+    args: Any
+    kwargs: Any
+
+    def store(self, output: bytes, resources: dict[str, Any], runtime: float) -> None:
+        self.cache.store(self.key, output, self.fn, self.args, self.kwargs, resources, runtime)
+
+
+@dataclass(eq=False)
 class Task:
     future: Future[Any]
     payload: bytes  # cloudpickle of (fn, args, kwargs), made in the caller's thread
@@ -20,6 +34,7 @@ class Task:
     priority: int = 0
     attempts: int = 0  # how often a worker died while running it
     sent_at: float = 0.0  # monotonic time it was sent to a worker
+    cache: CacheEntry | None = None  # where to store the result (cache miss)
     dispatched: bool = False  # its future was set running (a requeued call keeps that state)
     task_id: int = field(default_factory=lambda: next(_ids))
 

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The whole test suite (MPI tests included: the `all` extra brings mpi4py and the mpich wheel).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash ci/setup-venv.sh all
+.venv/bin/python -m pytest "$@"
