@@ -7,6 +7,14 @@ class ExecutorlibSocketError(RuntimeError):
     """The worker process running a call died (was killed, crashed or exited) before it returned a result."""
 
 
+class RunTimeLimitError(TimeoutError):
+    """A call ran longer than its ``resource_dict["run_time_max"]``; its worker process (tree) was killed."""
+
+    def __init__(self, fn_name: str, limit: float) -> None:
+        super().__init__(f"{fn_name}() was stopped after exceeding its run_time_max of {limit:g} s")
+        self.limit = limit
+
+
 class WorkerStartError(ExecutorlibSocketError):
     """Worker processes could not be started, so queued calls cannot run."""
 

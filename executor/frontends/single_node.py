@@ -14,6 +14,7 @@ import cloudpickle
 from executor.frontends.base import BaseExecutor
 from executor.schedulers.block import BlockScheduler
 from executor.schedulers.per_call import PerCallScheduler
+from executor.spawners import gpus
 from executor.spawners.environment import worker_environment
 from executor.spawners.local import ForkServerSpawner
 from executor.tasks.resources import Limits, ResourcePolicy
@@ -31,6 +32,28 @@ def default_hostname_localhost(hostname_localhost: bool | None) -> bool:
     """As documented by executorlib: connect through ``localhost`` by default on macOS, whose firewall blocks
     connections to the machine's own host name."""
     return sys.platform == "darwin" if hostname_localhost is None else bool(hostname_localhost)
+
+
+class LocalLimits:
+    """Why this machine-local executor cannot honour some resources (``None`` if it can)."""
+
+    def __init__(self) -> None:
+        self._devices: list[str] | None = None
+
+    @property
+    def devices(self) -> list[str]:
+        if self._devices is None:  # looked up once, and only when a call asks for GPUs
+            self._devices = gpus.visible_devices()
+        return self._devices
+
+    def __call__(self, resources: dict[str, Any]) -> str | None:
+        message = local_unsupported(resources)
+        if message is None and gpus.needed(resources) > len(self.devices):
+            return (
+                f"the call asks for {gpus.needed(resources)} GPU(s) (cores x gpus_per_core) but this machine offers "
+                f"{len(self.devices)}: {self.devices or 'none'} (from CUDA_VISIBLE_DEVICES, else nvidia-smi)"
+            )
+        return message
 
 
 def local_unsupported(resources: dict[str, Any]) -> str | None:
@@ -119,9 +142,8 @@ class SingleNodeExecutor(BaseExecutor):
         resources = dict(resource_dict or {})
         if openmpi_oversubscribe:
             resources["openmpi_oversubscribe"] = True
-        policy = ResourcePolicy(
-            resources, Limits(type(self).__name__, capacity, block_allocation, local_unsupported)
-        )
+        limits = LocalLimits()
+        policy = ResourcePolicy(resources, Limits(type(self).__name__, capacity, block_allocation, limits))
         spawner = functools.partial(ForkServerSpawner, coverage=worker_coverage)
         if block_allocation:
             workers = (max_cores // policy.default_cost) if max_cores else (max_workers or available_cores() // policy.default_cost)
@@ -131,11 +153,19 @@ class SingleNodeExecutor(BaseExecutor):
                     f"(cores x threads_per_core of resource_dict)"
                 )
             init_payload = cloudpickle.dumps((init_function, (), {})) if init_function is not None else None
+            per_worker = gpus.needed(policy.defaults)
+            if per_worker and workers * per_worker > len(limits.devices):
+                raise ValueError(
+                    f"{workers} workers x {per_worker} GPU(s) each need {workers * per_worker} GPUs, but this machine "
+                    f"offers {len(limits.devices)}: {limits.devices or 'none'}"
+                )
+            base_env = worker_environment(policy.defaults)
+            devices = limits.devices if per_worker else []
             scheduler: Any = BlockScheduler(
                 spawner,
                 workers,
                 policy.default_cost,
-                worker_environment(policy.defaults),
+                lambda i: {**base_env, **gpus.environment(devices[i * per_worker : (i + 1) * per_worker])},
                 self._absolute(policy.defaults.get("cwd")),
                 init_payload,
                 restart_limit,
@@ -143,7 +173,11 @@ class SingleNodeExecutor(BaseExecutor):
         else:
             workers = capacity
             scheduler = PerCallScheduler(
-                spawner, capacity, lambda task: worker_environment(task.resources), worker_environment(policy.defaults)
+                spawner,
+                capacity,
+                lambda task: worker_environment(task.resources),
+                worker_environment(policy.defaults),
+                devices=lambda: limits.devices,
             )
         info = {
             "max_workers": workers,

@@ -37,7 +37,7 @@ from executor import telemetry
 from executor.channel import messages as m
 from executor.channel.framing import new_key
 from executor.channel.parent import ParentChannel
-from executor.errors import ExecutorlibSocketError, RemoteTraceback, WorkerStartError
+from executor.errors import ExecutorlibSocketError, RemoteTraceback, RunTimeLimitError, WorkerStartError
 from executor.spawners.base import Exited, Spawned, Spawner, WorkerSpec
 from executor.tasks.task import Task
 
@@ -61,6 +61,7 @@ class Worker:
     stopping: bool = False
     dead: bool = False
     inflight: deque[Task] = field(default_factory=deque)
+    devices: list[str] = field(default_factory=list)  # GPUs given to it (CUDA_VISIBLE_DEVICES)
     prefetch: int = 2  # calls it may hold (block allocation adapts this to its time per call)
     per_call: float | None = None  # moving average of seconds per call
     last_done: float = 0.0
@@ -252,7 +253,11 @@ class Scheduler:
                     if task.cache is not None and message[2]:
                         store_in_cache(task, message[3])
                     resolve(task.future, message[2], message[3])
+                    if not message[2] and task.resources.get("error_log_file"):
+                        log_failure(task, task.future.exception())
                     results += 1
+                    if worker.inflight:
+                        self.started(worker)
                     self._task_done(worker, task)
             elif kind == m.HELLO:
                 worker.connected = True
@@ -265,11 +270,44 @@ class Scheduler:
             telemetry.record("calls_run", results)
 
     def send_calls(self, worker: Worker, tasks: list[Task]) -> None:
+        """Append ``tasks`` to the worker's in-flight calls and send them."""
+        was_idle = not worker.inflight
+        worker.inflight.extend(tasks)
+        self._transmit(worker, tasks, was_idle)
+
+    def send_assigned(self, worker: Worker) -> None:
+        """Send the calls assigned to a worker before it connected."""
+        self._transmit(worker, list(worker.inflight), True)
+
+    def _transmit(self, worker: Worker, tasks: list[Task], starts: bool) -> None:
         now = time.monotonic()
         for task in tasks:
             task.sent_at = now
-        worker.inflight.extend(tasks)
         self._channel.send(worker.identity, (m.CALLS, [(t.task_id, t.payload) for t in tasks]))
+        if starts:
+            self.started(worker)
+
+    def started(self, worker: Worker) -> None:
+        """``worker.inflight[0]`` is now running (calls run in order): start its time limit, if it has one."""
+        task = worker.inflight[0]
+        limit = task.resources.get("run_time_max")
+        if limit:
+            task.sent_at = time.monotonic()
+            self.after(limit, lambda: self._time_up(worker, task, limit))
+
+    def _time_up(self, worker: Worker, task: Task, limit: float) -> None:
+        if task.future.done() or not worker.inflight or worker.inflight[0] is not task:
+            return
+        self.fail_task(task, RunTimeLimitError(task.fn_name, limit))
+        self._spawner.kill(worker.identity, signal.SIGKILL)  # the worker's whole process group
+
+    def fail_task(self, task: Task, error: BaseException) -> None:
+        """Fail ``task`` (if it is not done yet) and log it to its ``error_log_file``."""
+        if task.future.done():
+            return
+        fail(task.future, error)
+        if task.resources.get("error_log_file"):
+            log_failure(task, error)
 
     def send(self, worker: Worker, message: tuple[Any, ...]) -> None:
         self._channel.send(worker.identity, message)
@@ -369,6 +407,18 @@ def resolve(future: Future[Any], ok: bool, data: bytes) -> None:
             future.set_exception(outcome)
     except InvalidStateError:  # already failed by a timeout or cancelled by a shutdown
         pass
+
+
+def log_failure(task: Task, error: BaseException | None) -> None:
+    """Append the failure to the call's error log; a log that cannot be written costs a warning."""
+    from executor.tasks.error_log import log_failure as write
+
+    try:
+        write(task.resources["error_log_file"], task.fn_name, task.payload, error or RuntimeError("unknown error"))
+    except OSError as log_error:
+        import warnings
+
+        warnings.warn(f"could not append to error_log_file: {log_error}", RuntimeWarning, stacklevel=1)
 
 
 def store_in_cache(task: Task, output: bytes) -> None:

@@ -39,7 +39,7 @@ class BlockScheduler(Scheduler):
         spawner_factory: Callable[[str, bytes], Spawner],
         workers: int,
         cost: int,
-        env: dict[str, str],
+        env: Callable[[int], dict[str, str]],
         cwd: str | None,
         init_payload: bytes | None,
         restart_limit: int,
@@ -76,7 +76,7 @@ class BlockScheduler(Scheduler):
 
     def _spawn(self, worker_id: int) -> None:
         try:
-            self._by_id[worker_id] = self._start_worker(worker_id, self._cost, False, self._env, self._cwd)
+            self._by_id[worker_id] = self._start_worker(worker_id, self._cost, False, self._env(worker_id), self._cwd)
         except WorkerStartError as error:
             self._give_up(error)
 
@@ -129,11 +129,14 @@ class BlockScheduler(Scheduler):
         if not worker.connected:
             self._start_failures += 1
         if lost:
-            running = lost[0]
-            running.attempts += 1
-            if running.attempts > self._restart_limit:
-                fail(running.future, lost_call_error(running, how))
+            running = lost[0]  # calls run in order: the first was running, the others had not started
+            if running.future.done():  # stopped by its time limit: already failed, the rest go back
                 lost = lost[1:]
+            else:
+                running.attempts += 1
+                if running.attempts > self._restart_limit:
+                    self.fail_task(running, lost_call_error(running, how))
+                    lost = lost[1:]
             for task in lost:  # back to the queue, still marked running, in their original order
                 heapq.heappush(self._queue, (-task.priority, task.seq, task))
         if worker.stopping or self._stopping or worker.worker_id >= self._target:

@@ -18,10 +18,11 @@ import heapq
 from collections import deque
 from collections.abc import Callable
 
-from executor.channel import messages as m
 from executor.errors import WorkerStartError
 from executor.schedulers.base import Scheduler, Worker, fail, lost_call_error
 from executor.spawners.base import Spawner
+from executor.spawners.gpus import environment as gpu_environment
+from executor.spawners.gpus import needed as gpu_count
 from executor.tasks.task import Task
 
 # Idle pre-forked workers kept per executor (never more than its slots).  Two keep a 2-core machine busy with
@@ -41,9 +42,13 @@ class PerCallScheduler(Scheduler):
         capacity: int,
         worker_env: Callable[[Task], dict[str, str]],
         default_env: dict[str, str],
+        devices: Callable[[], list[str]] = list,
     ) -> None:
         self.capacity = capacity
         self._free = capacity
+        self._devices = devices
+        self._free_devices: list[str] = []
+        self._devices_known = False
         self._worker_env = worker_env
         self._default_env = default_env
         self._spares: deque[Worker] = deque()
@@ -76,21 +81,27 @@ class PerCallScheduler(Scheduler):
         queue = self._queue
         while queue and not self._stopping:
             task = queue[0][2]
-            if task.cost > self._free:
+            gpus = gpu_count(task.resources)
+            if gpus and not self._devices_known:  # the front already looked them up at submit: cached
+                self._free_devices, self._devices_known = list(self._devices()), True
+            if task.cost > self._free or gpus > len(self._free_devices):
                 break
             heapq.heappop(queue)
             if not task.future.set_running_or_notify_cancel():
                 continue
             task.dispatched = True
-            env = self._worker_env(task)
+            devices, self._free_devices = self._free_devices[:gpus], self._free_devices[gpus:]
+            env = {**self._worker_env(task), **gpu_environment(devices)}
             worker = self._take_spare(task, env)
             if worker is None:
                 try:
                     worker = self._start_worker(0, task.cost, True, env, task.resources.get("cwd"))
                 except WorkerStartError as error:
+                    self._free_devices += devices
                     fail(task.future, error)
                     continue
             worker.cost = task.cost
+            worker.devices = devices
             worker.inflight.append(task)
             self._free -= task.cost
             if worker.connected:
@@ -101,13 +112,15 @@ class PerCallScheduler(Scheduler):
     def _worker_ready(self, worker: Worker) -> None:
         self._spare_failures = 0
         if worker.inflight:
-            self.send(worker, (m.CALLS, [(t.task_id, t.payload) for t in worker.inflight]))
+            self.send_assigned(worker)
         elif not self._closing:  # a spare without a call yet waits, connected; fork the next one
             self._refill()
 
     def _release(self, worker: Worker) -> None:
         self._free += worker.cost
         worker.cost = 0
+        self._free_devices += worker.devices
+        worker.devices = []
 
     def _task_done(self, worker: Worker, task: Task) -> None:
         self._release(worker)  # the worker exits by itself after its one call
@@ -119,4 +132,4 @@ class PerCallScheduler(Scheduler):
                 self._spare_failures += 1
         self._release(worker)
         for task in lost:
-            fail(task.future, lost_call_error(task, how))
+            self.fail_task(task, lost_call_error(task, how))
