@@ -14,7 +14,7 @@ import cloudpickle
 from executor.frontends.base import BaseExecutor
 from executor.schedulers.block import BlockScheduler
 from executor.schedulers.per_call import PerCallScheduler
-from executor.spawners import gpus
+from executor.spawners import gpus, mpiexec
 from executor.spawners.environment import worker_environment
 from executor.spawners.local import ForkServerSpawner
 from executor.tasks.resources import Limits, ResourcePolicy
@@ -47,6 +47,8 @@ class LocalLimits:
         return self._devices
 
     def __call__(self, resources: dict[str, Any]) -> str | None:
+        if resources.get("cores", 1) > 1:
+            mpiexec.require_mpi()  # ImportError naming the 'mpi' extra, raised at submit()
         message = local_unsupported(resources)
         if message is None and gpus.needed(resources) > len(self.devices):
             return (
@@ -169,6 +171,9 @@ class SingleNodeExecutor(BaseExecutor):
                 self._absolute(policy.defaults.get("cwd")),
                 init_payload,
                 restart_limit,
+                ranks=policy.defaults["cores"],
+                oversubscribe=policy.defaults["openmpi_oversubscribe"],
+                mpi_spawner_factory=mpiexec.MpiExecSpawner,
             )
         else:
             workers = capacity
@@ -178,6 +183,7 @@ class SingleNodeExecutor(BaseExecutor):
                 lambda task: worker_environment(task.resources),
                 worker_environment(policy.defaults),
                 devices=lambda: limits.devices,
+                mpi_spawner_factory=mpiexec.MpiExecSpawner,
             )
         info = {
             "max_workers": workers,

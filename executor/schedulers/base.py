@@ -56,6 +56,7 @@ class Worker:
     identity: bytes
     worker_id: int
     cost: int
+    spawner: Spawner
     pid: int | None = None
     connected: bool = False
     stopping: bool = False
@@ -72,10 +73,17 @@ class Scheduler:
 
     name = "scheduler"
 
-    def __init__(self, spawner_factory: Callable[[str, bytes], Spawner]) -> None:
-        key = new_key()
-        self._channel = ParentChannel(key)
-        self._spawner = spawner_factory(self._channel.address, key)
+    def __init__(
+        self,
+        spawner_factory: Callable[[str, bytes], Spawner],
+        mpi_spawner_factory: Callable[[str, bytes], Spawner] | None = None,
+    ) -> None:
+        self._key = new_key()
+        self._channel = ParentChannel(self._key)
+        self._spawner = spawner_factory(self._channel.address, self._key)
+        self._mpi_spawner_factory = mpi_spawner_factory
+        self._mpi_spawner: Spawner | None = None
+        self._spawners: list[Spawner] = [self._spawner]
         self._inbox: deque[Any] = deque()
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -141,10 +149,10 @@ class Scheduler:
         poller = zmq.Poller()
         poller.register(self._channel.socket, zmq.POLLIN)
         poller.register(self._wake_r, zmq.POLLIN)
-        spawner_fd = self._spawner.fileno()
-        poller.register(spawner_fd, zmq.POLLIN)
+        by_fd: dict[int, Spawner] = {}
         try:
             while True:
+                by_fd = self._register_spawners(poller, by_fd)
                 for source, _ in poller.poll(self._poll_timeout()):
                     if source is self._channel.socket:
                         self._on_messages()
@@ -158,13 +166,8 @@ class Scheduler:
                             pass
                         self._wake_pending = False
                         self._drain_inbox()
-                    elif source == spawner_fd:
-                        self._on_spawner_events()
-                        if self._spawner.fileno() != spawner_fd:  # the fork server was restarted
-                            poller.unregister(spawner_fd)
-                            spawner_fd = self._spawner.fileno()
-                            if spawner_fd >= 0:
-                                poller.register(spawner_fd, zmq.POLLIN)
+                    elif source in by_fd:
+                        self._on_spawner_events(by_fd[source])
                 self._fire_timers()
                 self._pump()
                 if self._closing and self._ready_to_stop():
@@ -175,6 +178,26 @@ class Scheduler:
             raise
         finally:
             self._cleanup()
+
+    def _register_spawners(self, poller: zmq.Poller, registered: dict[int, Spawner]) -> dict[int, Spawner]:
+        """Keep the poller in step with the spawners' event fds (a restarted fork server gets a new one)."""
+        current = {s.fileno(): s for s in self._spawners if s.fileno() >= 0}
+        if current.keys() != registered.keys():
+            for fd in registered.keys() - current.keys():
+                poller.unregister(fd)
+            for fd in current.keys() - registered.keys():
+                poller.register(fd, zmq.POLLIN)
+        return current
+
+    def _spawner_for(self, ranks: int) -> Spawner:
+        if ranks == 1:
+            return self._spawner
+        if self._mpi_spawner is None:
+            if self._mpi_spawner_factory is None:
+                raise RuntimeError("this executor cannot start MPI workers")
+            self._mpi_spawner = self._mpi_spawner_factory(self._channel.address, self._key)
+            self._spawners.append(self._mpi_spawner)
+        return self._mpi_spawner
 
     def _poll_timeout(self) -> int | None:
         if not self._timers:
@@ -202,11 +225,21 @@ class Scheduler:
                 item()
 
     # ---- workers ----------------------------------------------------------------------------------------
-    def _start_worker(self, worker_id: int, cost: int, one_shot: bool, env: dict[str, str], cwd: str | None) -> Worker:
+    def _start_worker(
+        self,
+        worker_id: int,
+        cost: int,
+        one_shot: bool,
+        env: dict[str, str],
+        cwd: str | None,
+        ranks: int = 1,
+        oversubscribe: bool = False,
+    ) -> Worker:
         identity = b"w%d-%s" % (next(self._identities), os.urandom(6).hex().encode())
-        worker = Worker(identity, worker_id, cost)
         try:
-            self._spawner.spawn(WorkerSpec(identity, worker_id, one_shot, env, cwd))
+            spawner = self._spawner_for(ranks)
+            worker = Worker(identity, worker_id, cost, spawner)
+            spawner.spawn(WorkerSpec(identity, worker_id, one_shot, env, cwd, ranks, oversubscribe))
         except Exception as error:
             raise start_failure_error(str(error)) from error
         self._workers[identity] = worker
@@ -216,10 +249,10 @@ class Scheduler:
 
     def _check_started(self, worker: Worker) -> None:
         if not worker.connected and not worker.dead:
-            self._spawner.kill(worker.identity, signal.SIGKILL)
+            worker.spawner.kill(worker.identity, signal.SIGKILL)
 
-    def _on_spawner_events(self) -> None:
-        for event in self._spawner.read_events():
+    def _on_spawner_events(self, spawner: Spawner) -> None:
+        for event in spawner.read_events():
             worker = self._workers.get(event.identity)
             if worker is None:
                 continue
@@ -299,7 +332,7 @@ class Scheduler:
         if task.future.done() or not worker.inflight or worker.inflight[0] is not task:
             return
         self.fail_task(task, RunTimeLimitError(task.fn_name, limit))
-        self._spawner.kill(worker.identity, signal.SIGKILL)  # the worker's whole process group
+        worker.spawner.kill(worker.identity, signal.SIGKILL)  # the worker's whole process group
 
     def fail_task(self, task: Task, error: BaseException) -> None:
         """Fail ``task`` (if it is not done yet) and log it to its ``error_log_file``."""
@@ -356,7 +389,7 @@ class Scheduler:
 
     def _kill_remaining(self) -> None:
         for worker in self._workers.values():
-            self._spawner.kill(worker.identity, signal.SIGKILL)
+            worker.spawner.kill(worker.identity, signal.SIGKILL)
 
     def _fail_everything(self, error: BaseException) -> None:
         tasks = [t for _, _, t in self._queue] + [t for w in self._workers.values() for t in w.inflight]
@@ -366,9 +399,10 @@ class Scheduler:
 
     def _cleanup(self) -> None:
         for worker in self._workers.values():
-            self._spawner.kill(worker.identity, signal.SIGKILL)
+            worker.spawner.kill(worker.identity, signal.SIGKILL)
         try:
-            self._spawner.close()
+            for spawner in self._spawners:
+                spawner.close()
         finally:
             self._channel.close()
             os.close(self._wake_w)

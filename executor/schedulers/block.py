@@ -43,7 +43,12 @@ class BlockScheduler(Scheduler):
         cwd: str | None,
         init_payload: bytes | None,
         restart_limit: int,
+        ranks: int = 1,
+        oversubscribe: bool = False,
+        mpi_spawner_factory: Callable[[str, bytes], Spawner] | None = None,
     ) -> None:
+        self._ranks = ranks
+        self._oversubscribe = oversubscribe
         self._target = workers
         self._cost = cost
         self._env = env
@@ -53,7 +58,7 @@ class BlockScheduler(Scheduler):
         self._start_failures = 0
         self._by_id: dict[int, Worker] = {}
         self._start_error: WorkerStartError | None = None
-        super().__init__(spawner_factory)
+        super().__init__(spawner_factory, mpi_spawner_factory)
         self.post(lambda: self._resize(workers))
 
     @property
@@ -76,7 +81,9 @@ class BlockScheduler(Scheduler):
 
     def _spawn(self, worker_id: int) -> None:
         try:
-            self._by_id[worker_id] = self._start_worker(worker_id, self._cost, False, self._env(worker_id), self._cwd)
+            self._by_id[worker_id] = self._start_worker(
+                worker_id, self._cost, False, self._env(worker_id), self._cwd, self._ranks, self._oversubscribe
+            )
         except WorkerStartError as error:
             self._give_up(error)
 

@@ -33,6 +33,10 @@ SPARES = 2
 MAX_SPARE_FAILURES = 3
 
 
+def ranks(task: Task) -> int:
+    return int(task.resources.get("cores") or 1)
+
+
 class PerCallScheduler(Scheduler):
     name = "per-call"
 
@@ -43,6 +47,7 @@ class PerCallScheduler(Scheduler):
         worker_env: Callable[[Task], dict[str, str]],
         default_env: dict[str, str],
         devices: Callable[[], list[str]] = list,
+        mpi_spawner_factory: Callable[[str, bytes], Spawner] | None = None,
     ) -> None:
         self.capacity = capacity
         self._free = capacity
@@ -54,7 +59,7 @@ class PerCallScheduler(Scheduler):
         self._spares: deque[Worker] = deque()
         self._spare_target = min(SPARES, capacity)
         self._spare_failures = 0
-        super().__init__(spawner_factory)
+        super().__init__(spawner_factory, mpi_spawner_factory)
         self.post(self._refill)
 
     def _refill(self) -> None:
@@ -69,7 +74,7 @@ class PerCallScheduler(Scheduler):
                 return
 
     def _take_spare(self, task: Task, env: dict[str, str]) -> Worker | None:
-        if not self._spares or env != self._default_env or task.resources.get("cwd") is not None:
+        if not self._spares or env != self._default_env or task.resources.get("cwd") is not None or ranks(task) > 1:
             return None
         if not self._spawner.in_sync():  # the caller changed its environment, cwd or sys.path
             while self._spares:
@@ -95,7 +100,15 @@ class PerCallScheduler(Scheduler):
             worker = self._take_spare(task, env)
             if worker is None:
                 try:
-                    worker = self._start_worker(0, task.cost, True, env, task.resources.get("cwd"))
+                    worker = self._start_worker(
+                        0,
+                        task.cost,
+                        True,
+                        env,
+                        task.resources.get("cwd"),
+                        ranks(task),
+                        bool(task.resources.get("openmpi_oversubscribe")),
+                    )
                 except WorkerStartError as error:
                     self._free_devices += devices
                     fail(task.future, error)

@@ -32,6 +32,8 @@ class WorkerSpec:
     one_shot: bool
     env: dict[str, str]
     cwd: str | None
+    ranks: int = 1  # > 1: an MPI job of that many ranks
+    oversubscribe: bool = False  # Open MPI's --oversubscribe
 
 
 class Spawner(Protocol):

@@ -12,6 +12,7 @@ import _pickle as pickle
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:  # typing costs every worker ~4 ms at start-up; annotations are strings anyway
+    from collections.abc import Callable
     from typing import Any
 
 from executor.channel import messages as m
@@ -48,7 +49,13 @@ class WorkerConfig:
         self.extra = extra or {}
 
 
-def serve(config: WorkerConfig) -> None:
+def _run_here(kind: str, payload: bytes, extra: dict[str, Any]) -> tuple[bool, bytes]:
+    return run(payload, extra)
+
+
+def serve(config: WorkerConfig, runner: Callable[[str, bytes, dict[str, Any]], tuple[bool, bytes]] = _run_here) -> None:
+    """Serve calls until STOP (or after one call if ``one_shot``).  ``runner(kind, payload, extra)`` runs an
+    ``"init"`` or ``"call"`` payload; the MPI worker passes one that runs it on every rank."""
     framer = worker_framer(config.key)
     sock = Dealer(config.address, config.identity, timeout=_CONNECT_TIMEOUT)
     raw_send, raw_recv = sock.send, sock.recv
@@ -71,12 +78,12 @@ def serve(config: WorkerConfig) -> None:
                     if init_error is not None:
                         send((m.RESULT, task_id, False, init_error))
                         continue
-                    ok, data = run(payload, extra)
+                    ok, data = runner("call", payload, extra)
                     send((m.RESULT, task_id, ok, data))
                 if config.one_shot:
                     return
             elif kind == m.INIT:
-                ok, data = run(message[1], {"executorlib_worker_id": config.worker_id})
+                ok, data = runner("init", message[1], {"executorlib_worker_id": config.worker_id})
                 if ok:
                     value = pickle.loads(data)
                     if isinstance(value, dict):

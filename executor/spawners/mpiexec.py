@@ -1,0 +1,135 @@
+"""MPI workers: ``mpiexec -n N python -m executor.worker.mpi``, one MPI job per worker.
+
+Rank 0 connects to the executor; the other ranks receive each call from it over MPI.  The job runs in a session
+of its own so a time limit or a shutdown can stop the whole tree (mpiexec, its proxies, all ranks) with one
+``killpg``.  A small thread per job waits for it to exit and reports that through a pipe the scheduler polls.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+
+from executor.channel.pipe import MessageReader, write_message
+from executor.errors import MissingExtraError
+from executor.spawners.base import Exited, Spawned, WorkerSpec
+
+_CLOSE_TIMEOUT = 5.0
+CONFIG_VARIABLE = "XLIB_WORKER_CONFIG"  # the worker removes it from its environment before running any call
+
+
+@functools.lru_cache(maxsize=1)
+def find_mpiexec() -> tuple[str, str]:
+    """``(path, flavour)`` of the mpiexec next to this interpreter (the ``mpich`` wheel), else on PATH."""
+    local = os.path.join(os.path.dirname(sys.executable), "mpiexec")
+    path = local if os.access(local, os.X_OK) else shutil.which("mpiexec")
+    if path is None:
+        raise MissingExtraError("mpiexec", "mpi", "a call with cores > 1 (an MPI program)")
+    try:
+        version = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        version = ""
+    return path, "openmpi" if "Open MPI" in version or "OpenRTE" in version else "mpich"
+
+
+@functools.lru_cache(maxsize=1)
+def require_mpi() -> None:
+    """Raise ``ImportError`` naming the ``mpi`` extra if mpi4py or mpiexec is missing (checked once)."""
+    import importlib.util
+
+    if importlib.util.find_spec("mpi4py") is None:
+        raise MissingExtraError("mpi4py", "mpi", "a call with cores > 1 (an MPI program)")
+    find_mpiexec()
+
+
+def command(ranks: int, oversubscribe: bool) -> tuple[list[str], dict[str, str]]:
+    path, flavour = find_mpiexec()
+    args = [path, "-n", str(ranks)]
+    env: dict[str, str] = {}
+    if flavour == "openmpi":
+        if oversubscribe:
+            args.append("--oversubscribe")
+        if os.geteuid() == 0:  # Open MPI refuses to run as root without both of these
+            env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    return [*args, sys.executable, "-m", "executor.worker.mpi"], env
+
+
+class MpiExecSpawner:
+    def __init__(self, address: str, key: bytes) -> None:
+        self._address = address
+        self._key = key
+        self._events_r, self._events_w = os.pipe()
+        self._reader = MessageReader()
+        self._jobs: dict[bytes, subprocess.Popen[bytes]] = {}
+        self._lock = threading.Lock()
+
+    def fileno(self) -> int:
+        return self._events_r
+
+    def in_sync(self) -> bool:
+        return True  # every job is started from scratch with the caller's current environment
+
+    def spawn(self, spec: WorkerSpec) -> None:
+        args, extra_env = command(spec.ranks, spec.oversubscribe)
+        config = {
+            "address": self._address,
+            "identity": spec.identity.hex(),
+            "key": self._key.hex(),
+            "worker_id": spec.worker_id,
+            "one_shot": spec.one_shot,
+            "sys_path": sys.path,
+        }
+        env = {**os.environ, **extra_env, **spec.env, CONFIG_VARIABLE: json.dumps(config)}
+        if spec.cwd is not None:
+            os.makedirs(spec.cwd, exist_ok=True)
+        job = subprocess.Popen(args, env=env, cwd=spec.cwd, stdin=subprocess.DEVNULL, start_new_session=True)
+        with self._lock:
+            self._jobs[spec.identity] = job
+        write_message(self._events_w, ("spawned", spec.identity, job.pid))
+        threading.Thread(target=self._wait, args=(spec.identity, job), name="executor-mpiexec-wait", daemon=True).start()
+
+    def _wait(self, identity: bytes, job: subprocess.Popen[bytes]) -> None:
+        code = job.wait()
+        with self._lock:
+            self._jobs.pop(identity, None)
+            if self._events_w >= 0:
+                write_message(self._events_w, ("exited", identity, job.pid, code))
+
+    def read_events(self) -> list[Spawned | Exited]:
+        out: list[Spawned | Exited] = []
+        for event in self._reader.feed(os.read(self._events_r, 1 << 16)):
+            out.append(Spawned(event[1], event[2]) if event[0] == "spawned" else Exited(event[1], event[2], event[3]))
+        return out
+
+    def kill(self, identity: bytes, signum: int) -> None:
+        with self._lock:
+            job = self._jobs.get(identity)
+        if job is not None:
+            try:
+                os.killpg(job.pid, signum)  # mpiexec, its proxies and every rank
+            except ProcessLookupError:
+                pass
+
+    def close(self) -> None:
+        with self._lock:
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            try:
+                os.killpg(job.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for job in jobs:
+            try:
+                job.wait(timeout=_CLOSE_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                pass
+        with self._lock:
+            os.close(self._events_w)
+            self._events_w = -1
+        os.close(self._events_r)

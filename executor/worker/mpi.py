@@ -1,0 +1,87 @@
+"""MPI worker: ``mpiexec -n N python -m executor.worker.mpi``.
+
+Rank 0 is an ordinary worker towards the parent (same channel, same messages).  It broadcasts each payload to
+the other ranks; every rank runs it; for a call, rank 0 returns the list of the per-rank results (or the
+failure of the lowest failing rank).  ``init_function`` runs on every rank, and each rank injects its own
+result into its calls.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import sys
+from typing import Any
+
+from executor.spawners.mpiexec import CONFIG_VARIABLE
+from executor.worker.calls import dumps, run
+
+
+def _start_coverage() -> None:
+    try:
+        from executor.coverage.worker import start_from_environment
+    except ImportError:
+        return
+    start_from_environment()
+
+
+def _combine(outcomes: list[tuple[bool, bytes]]) -> tuple[bool, bytes]:
+    for ok, data in outcomes:
+        if not ok:
+            return ok, data
+    return True, dumps([pickle.loads(data) for _, data in outcomes])
+
+
+def main() -> None:
+    config = json.loads(os.environ.pop(CONFIG_VARIABLE))  # the key must not reach user code or its children
+    sys.path[:] = config["sys_path"]
+    _start_coverage()
+    from mpi4py import MPI
+
+    from executor.worker.loop import WorkerConfig, serve
+
+    comm = MPI.COMM_WORLD
+    if comm.Get_rank() != 0:
+        follow(comm, config["worker_id"])
+        return
+
+    def on_all_ranks(kind: str, payload: bytes, extra: dict[str, Any]) -> tuple[bool, bytes]:
+        comm.bcast((kind, payload))
+        outcome = run(payload, extra)
+        outcomes = comm.gather(outcome)
+        return outcome if kind == "init" else _combine(outcomes)
+
+    try:
+        serve(
+            WorkerConfig(
+                address=config["address"],
+                identity=bytes.fromhex(config["identity"]),
+                key=bytes.fromhex(config["key"]),
+                worker_id=config["worker_id"],
+                one_shot=config["one_shot"],
+            ),
+            runner=on_all_ranks,
+        )
+    finally:
+        comm.bcast(None)  # release the other ranks
+
+
+def follow(comm: Any, worker_id: int) -> None:
+    """Ranks > 0: run what rank 0 broadcasts until it broadcasts ``None``."""
+    extra: dict[str, Any] = {"executorlib_worker_id": worker_id}
+    while True:
+        message = comm.bcast(None)
+        if message is None:
+            return
+        kind, payload = message
+        outcome = run(payload, {"executorlib_worker_id": worker_id} if kind == "init" else extra)
+        if kind == "init" and outcome[0]:
+            value = pickle.loads(outcome[1])
+            if isinstance(value, dict):
+                extra.update(value)
+        comm.gather(outcome)
+
+
+if __name__ == "__main__":
+    main()
