@@ -9,6 +9,8 @@ from collections.abc import Callable
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _HERE)
+# executorlib looks up mpiexec on PATH only: make the one next to this interpreter (the mpich wheel) visible.
+os.environ["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
 # executorlib's workers do not inherit sys.path: let every executor's workers import ``tasks``.
 os.environ["PYTHONPATH"] = os.pathsep.join(
     filter(None, [_HERE, os.environ.get("PYTHONPATH")])

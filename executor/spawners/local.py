@@ -4,6 +4,10 @@ The template is started when the executor is built, so by the time the first cal
 ready.  The parent keeps the template's environment, working directory and ``sys.path`` in step with its own
 before each fork, so a worker sees what a freshly started ``python`` would see from the caller, at the
 moment of the call.
+
+Coverage: when this process is measured, the channel config carries a coverage spec and every worker measures
+itself (``executor.coverage``); the template is never measured, so coverage's own start-up variables are kept
+out of its environment.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ import subprocess
 import sys
 from typing import Any
 
+from executor import telemetry
 from executor.channel.pipe import MessageReader, write_message
+from executor.coverage.parent import template_environment, warn_once, worker_coverage
 from executor.spawners.base import Exited, Spawned, WorkerSpec
 
 _CLOSE_TIMEOUT = 5.0  # the template gives its children 2 s after SIGTERM; then we stop waiting and kill it
@@ -35,8 +41,8 @@ class ForkServerSpawner:
     """Parent side of the fork server; used only from the scheduler thread (plus ``__init__``/``close``)."""
 
     def __init__(self, address: str, key: bytes, coverage: bool | None = None) -> None:
-        self._config = {"address": address, "key": key}
-        self._coverage = coverage  # see SingleNodeExecutor(worker_coverage=...); used by executor.coverage
+        self._coverage = coverage  # see SingleNodeExecutor(worker_coverage=...)
+        self._config = {"address": address, "key": key, "coverage": worker_coverage(coverage)}
         self._reader = MessageReader()
         self._pids: dict[bytes, int] = {}
         self._pending: dict[bytes, WorkerSpec] = {}  # requested, not yet reported spawned
@@ -47,7 +53,7 @@ class ForkServerSpawner:
 
     def _start(self) -> None:
         read_fd, write_fd = os.pipe()
-        env = dict(os.environ)
+        env = template_environment(dict(os.environ))
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root(), env.get("PYTHONPATH")]))
         self.process = subprocess.Popen(
             [sys.executable, "-c", "from executor.worker.forkserver import main; main()", str(write_fd)],
@@ -99,13 +105,24 @@ class ForkServerSpawner:
                 self._pending.pop(event[1], None)
                 self._pids[event[1]] = event[2]
                 out.append(Spawned(event[1], event[2]))
+                if self._config["coverage"] is not None:
+                    telemetry.record("coverage_files")
                 signum = self._kill_on_spawn.pop(event[1], None)
                 if signum is not None:
                     self.kill(event[1], signum)
             elif event[0] == "exited":
                 self._pids.pop(event[1], None)
                 out.append(Exited(event[1], event[2], event[3]))
+            elif event[0] == "coverage_off":
+                self._coverage_off(event[1])
         return out
+
+    def _coverage_off(self, problem: str) -> None:
+        """The template or a worker could not start coverage: warn once, and let later workers run unmeasured."""
+        warn_once(problem)
+        if self._config["coverage"] is not None:
+            self._config["coverage"] = None
+            write_message(self._requests, ("coverage", None))
 
     def _template_lost(self) -> list[Spawned | Exited]:
         lost: list[Spawned | Exited] = []

@@ -4,8 +4,12 @@ Starting a Python worker from scratch costs ~40 ms here (interpreter start plus 
 template costs ~1 ms, and every worker is still a fresh process of its own.  The template:
 
 * reads requests from stdin (a pipe only the parent holds): the channel config first, then ``spawn``, ``env``,
-  ``cwd``, ``path`` and ``kill``;
-* reports ``ready``, ``spawned`` and ``exited`` events on the file descriptor named on its command line;
+  ``cwd``, ``path``, ``kill`` and ``coverage``;
+* reports ``ready``, ``spawned``, ``exited`` and ``coverage_off`` events on the file descriptor named on its
+  command line;
+* when the config carries a coverage spec (the parent is measured), imports coverage and checks the spec once,
+  without measuring itself; each worker starts coverage right after the fork (``executor.coverage``).  Without
+  a spec nothing about coverage is imported, here or in workers;
 * reaps its children on SIGCHLD (through the signal wake-up fd, so it sleeps until something happens);
 * uses idle time to import modules workers will likely need (cloudpickle), so no worker pays for them;
 * when the parent goes away (EOF on stdin), terminates its children and exits.
@@ -30,6 +34,7 @@ from executor.worker import calls as _calls  # noqa: F401  - pre-import for the 
 from executor.worker.loop import WorkerConfig, serve
 
 _WARM_IMPORTS = ["cloudpickle", "traceback", "ctypes"]
+_exit = os._exit  # workers leave through this one: coverage's ``_exit`` patch would save a second time
 _TERM_GRACE = 2.0  # seconds between SIGTERM and SIGKILL for children still alive when the parent left
 
 
@@ -105,6 +110,15 @@ class _Template:
         kind = request[0]
         if kind == "config":
             self.config = request[1]
+            if self.config.get("coverage"):
+                from executor.coverage.worker import prepare
+
+                problem = prepare(self.config["coverage"])
+                if problem is not None:
+                    self.config["coverage"] = None
+                    self.emit("coverage_off", problem)
+        elif kind == "coverage":  # a worker could not start coverage: the parent turns it off for the others
+            self.config["coverage"] = request[1]
         elif kind == "env":
             os.environ.clear()
             os.environ.update(request[1])
@@ -137,6 +151,8 @@ class _Template:
         try:
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            if self.config.get("coverage"):
+                _start_coverage(self.config["coverage"], self.event_fd)
             for fd in (self.event_fd, self.wake_r, self.wake_w):
                 os.close(fd)
             devnull = os.open(os.devnull, os.O_RDONLY)
@@ -186,6 +202,16 @@ class _Template:
                 pass
 
 
+def _start_coverage(spec: str, event_fd: int) -> None:
+    """Measure this worker from here on (before the worker's own environment and cwd are applied: the spec is
+    the parent's); a failure is reported to the parent, which warns once, and the worker runs unmeasured."""
+    from executor.coverage.worker import start
+
+    problem = start(spec)
+    if problem is not None:
+        write_message(event_fd, ("coverage_off", problem))  # one small write: atomic on a pipe
+
+
 def _die_with_parent() -> None:
     """Linux: get SIGKILL if the template dies, so no worker is ever orphaned (best effort elsewhere)."""
     ctypes = sys.modules.get("ctypes")
@@ -210,7 +236,7 @@ def _finish(code: int) -> None:
                 stream.flush()
             except Exception:
                 pass
-        os._exit(code)
+        _exit(code)
 
 
 def main() -> None:

@@ -8,13 +8,12 @@ result into its calls.
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import sys
 from typing import Any
 
-from executor.spawners.mpiexec import CONFIG_VARIABLE
+from executor.worker.mpi_config import CONFIG_VARIABLE
 from executor.worker.calls import dumps, run
 
 
@@ -34,7 +33,8 @@ def _combine(outcomes: list[tuple[bool, bytes]]) -> tuple[bool, bytes]:
 
 
 def main() -> None:
-    config = json.loads(os.environ.pop(CONFIG_VARIABLE))  # the key must not reach user code or its children
+    # Set by our own parent (whoever can set this process's environment can run code in it anyway).
+    config = pickle.loads(bytes.fromhex(os.environ.pop(CONFIG_VARIABLE)))  # the key must not reach user code
     sys.path[:] = config["sys_path"]
     _start_coverage()
     from mpi4py import MPI
@@ -56,8 +56,8 @@ def main() -> None:
         serve(
             WorkerConfig(
                 address=config["address"],
-                identity=bytes.fromhex(config["identity"]),
-                key=bytes.fromhex(config["key"]),
+                identity=config["identity"],
+                key=config["key"],
                 worker_id=config["worker_id"],
                 one_shot=config["one_shot"],
             ),
