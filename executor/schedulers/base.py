@@ -88,6 +88,7 @@ class Scheduler:
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         self._wake_pending = False
+        self._wake_lock = threading.Lock()
         self._queue: list[tuple[int, int, Task]] = []  # heap of (-priority, seq, task)
         self._workers: dict[bytes, Worker] = {}
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
@@ -99,6 +100,7 @@ class Scheduler:
         self._stopping = False
         self._finished = threading.Event()
         self._broken: BaseException | None = None
+        self._broken_error: RuntimeError | None = None
         self._thread = threading.Thread(target=self._run, name=f"executor-{self.name}", daemon=True)
         self._thread.start()
 
@@ -119,7 +121,20 @@ class Scheduler:
 
     def enqueue(self, task: Task) -> None:
         self._inbox.append(task)
-        self._wake()
+        if self._finished.is_set():  # the loop has ended (or died): nobody else will ever look at the inbox
+            self._reject_inbox()
+        else:
+            self._wake()
+
+    def _reject_inbox(self) -> None:
+        """Fail whatever is left in the inbox once the loop is gone: never a future that stays pending."""
+        while self._inbox:
+            try:
+                item = self._inbox.popleft()
+            except IndexError:  # another thread emptied it meanwhile
+                return
+            if isinstance(item, Task):
+                fail(item.future, self._broken_error or RuntimeError("cannot schedule new futures after shutdown"))
 
     def post(self, action: Callable[[], None]) -> None:
         """Run ``action`` on the scheduler thread."""
@@ -139,10 +154,9 @@ class Scheduler:
     def _wake(self) -> None:
         if not self._wake_pending:
             self._wake_pending = True
-            try:
-                os.write(self._wake_w, b"x")
-            except OSError:  # closed: the loop has ended
-                pass
+            with self._wake_lock:  # never write to the fd number after _cleanup closed (and the OS reused) it
+                if self._wake_w >= 0:
+                    os.write(self._wake_w, b"x")
 
     # ---- the loop ---------------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -174,7 +188,8 @@ class Scheduler:
                     break
         except BaseException as error:  # a bug in here must not leave futures pending forever
             self._broken = error
-            self._fail_everything(RuntimeError(f"the executor's scheduler thread failed: {error!r}"))
+            self._broken_error = RuntimeError(f"the executor's scheduler thread failed: {error!r}")
+            self._fail_everything(self._broken_error)
             raise
         finally:
             self._cleanup()
@@ -405,9 +420,12 @@ class Scheduler:
                 spawner.close()
         finally:
             self._channel.close()
-            os.close(self._wake_w)
+            with self._wake_lock:
+                os.close(self._wake_w)
+                self._wake_w = -1
             os.close(self._wake_r)
             self._finished.set()
+            self._reject_inbox()  # enqueue() drains too once _finished is set: between them nothing is missed
 
 
 def describe_exit(pid: int | None, returncode: int | None) -> str:
