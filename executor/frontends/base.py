@@ -86,6 +86,9 @@ class BaseExecutor(Executor):
             )
         future: Future[Any] = Future()
         if inputs and not all(f.done() for f in inputs):
+            # Pickle now with the inputs left out, so an unpicklable function or argument fails here, in the
+            # caller's line, not later in a callback (the inputs' results are checked when they arrive).
+            self._task(future, fn, *(dependencies.substitute(a, _placeholder) for a in (args, kwargs)), resources)
             self._scheduler.track(future)
             with self._waiting_lock:
                 self._waiting.add(future)
@@ -231,6 +234,10 @@ class BaseExecutor(Executor):
 
     def __bool__(self) -> bool:
         return True
+
+
+def _placeholder(_: Future[Any]) -> None:
+    return None
 
 
 def _name(fn: Callable[..., Any]) -> str:

@@ -145,7 +145,12 @@ class Scheduler:
         self.post(lambda: self._begin_close(cancel_futures))
 
     def join(self, timeout: float | None = None) -> bool:
-        return self._finished.wait(timeout)
+        """Wait until the loop has ended and every worker and socket is gone (and the thread has exited)."""
+        if not self._finished.wait(timeout):
+            return False
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+        return True
 
     @property
     def alive(self) -> bool:

@@ -100,21 +100,29 @@ class BlockScheduler(Scheduler):
         if self._start_error is not None:
             self._give_up(self._start_error)
             return
+        # Hand out one call at a time to the worker holding the fewest, so idle workers get work before busy
+        # ones get a backlog; then send each worker its share as one batch.
+        ready = [
+            (len(w.inflight), i, w)
+            for i, w in enumerate(self._by_id.values())
+            if w.connected and not w.stopping and len(w.inflight) < w.prefetch
+        ]
+        heapq.heapify(ready)
+        batches: dict[Worker, list[Task]] = {}
         pop = heapq.heappop
-        for worker in self._by_id.values():
-            room = worker.prefetch - len(worker.inflight)
-            if room <= 0 or not worker.connected or worker.stopping:
-                continue
-            batch = []
-            while queue and len(batch) < room:
-                task = pop(queue)[2]
-                if task.dispatched or task.future.set_running_or_notify_cancel():
-                    task.dispatched = True
-                    batch.append(task)
-            if batch:
-                self.send_calls(worker, batch)
-            if not queue:
-                return
+        while queue and ready:
+            held, i, worker = ready[0]
+            task = pop(queue)[2]
+            if not (task.dispatched or task.future.set_running_or_notify_cancel()):
+                continue  # cancelled while queued
+            task.dispatched = True
+            batches.setdefault(worker, []).append(task)
+            if held + 1 < worker.prefetch:
+                heapq.heapreplace(ready, (held + 1, i, worker))
+            else:
+                heapq.heappop(ready)
+        for worker, batch in batches.items():
+            self.send_calls(worker, batch)
 
     def _worker_ready(self, worker: Worker) -> None:
         self._start_failures = 0

@@ -29,23 +29,24 @@ def find_futures(obj: Any, found: list[Future[Any]]) -> list[Future[Any]]:
     return found
 
 
-def substitute(obj: Any) -> Any:
-    """A copy of ``obj`` with each Future replaced by its result (containers are rebuilt, others shared)."""
+def substitute(obj: Any, replace: Callable[[Future[Any]], Any] = Future.result) -> Any:
+    """A copy of ``obj`` with each Future replaced by ``replace(future)`` (its result by default; containers
+    are rebuilt, other objects shared)."""
     if isinstance(obj, Future):
-        return obj.result()
+        return replace(obj)
     cls = type(obj)
     if cls is list:
-        return [substitute(item) for item in obj]
+        return [substitute(item, replace) for item in obj]
     if cls is tuple:
-        return tuple(substitute(item) for item in obj)
+        return tuple(substitute(item, replace) for item in obj)
     if cls is dict:
-        return {key: substitute(item) for key, item in obj.items()}
+        return {key: substitute(item, replace) for key, item in obj.items()}
     if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # namedtuple
-        return cls(*(substitute(item) for item in obj))
+        return cls(*(substitute(item, replace) for item in obj))
     if isinstance(obj, (list, tuple)):
-        return cls(substitute(item) for item in obj)
+        return cls(substitute(item, replace) for item in obj)
     if isinstance(obj, dict):
-        return cls((key, substitute(item)) for key, item in obj.items())
+        return cls((key, substitute(item, replace)) for key, item in obj.items())
     return obj
 
 

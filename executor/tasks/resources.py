@@ -133,6 +133,10 @@ class ResourcePolicy:
         if not resource_dict:
             return self.defaults
         validate(resource_dict)
+        merged = {**self.defaults, **resource_dict}
+        message = self.limits.unsupported(merged)  # "which executor supports this" beats "not per call"
+        if message:
+            raise ValueError(message)
         if self.limits.block_allocation:
             fixed = sorted(k for k in resource_dict if k not in PER_CALL_IN_BLOCK and resource_dict[k] != self.defaults.get(k))
             if fixed:
@@ -141,7 +145,6 @@ class ResourcePolicy:
                     f"{', '.join(map(repr, fixed))} cannot change per call (per call you may set: "
                     f"{', '.join(sorted(PER_CALL_IN_BLOCK))})"
                 )
-        merged = {**self.defaults, **resource_dict}
         self._check(merged)
         return merged
 
