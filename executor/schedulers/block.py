@@ -100,29 +100,25 @@ class BlockScheduler(Scheduler):
         if self._start_error is not None:
             self._give_up(self._start_error)
             return
-        # Hand out one call at a time to the worker holding the fewest, so idle workers get work before busy
-        # ones get a backlog; then send each worker its share as one batch.
-        ready = [
-            (len(w.inflight), i, w)
-            for i, w in enumerate(self._by_id.values())
-            if w.connected and not w.stopping and len(w.inflight) < w.prefetch
-        ]
-        heapq.heapify(ready)
+        # Two passes over the workers, fewest calls held first: one call to each idle worker, so idle workers
+        # get work before busy ones get a backlog; then top every worker up to its prefetch, one batch each.
+        workers = [w for w in self._by_id.values() if w.connected and not w.stopping and len(w.inflight) < w.prefetch]
+        workers.sort(key=lambda w: len(w.inflight))
         batches: dict[Worker, list[Task]] = {}
         pop = heapq.heappop
-        while queue and ready:
-            held, i, worker = ready[0]
-            task = pop(queue)[2]
-            if not (task.dispatched or task.future.set_running_or_notify_cancel()):
-                continue  # cancelled while queued
-            task.dispatched = True
-            batches.setdefault(worker, []).append(task)
-            if held + 1 < worker.prefetch:
-                heapq.heapreplace(ready, (held + 1, i, worker))
-            else:
-                heapq.heappop(ready)
+        for first_pass in (True, False):
+            for worker in workers:
+                batch = batches.setdefault(worker, [])
+                room = (1 if first_pass else worker.prefetch) - len(worker.inflight) - len(batch)
+                while room > 0 and queue:
+                    task = pop(queue)[2]
+                    if task.dispatched or task.future.set_running_or_notify_cancel():  # else: cancelled
+                        task.dispatched = True
+                        batch.append(task)
+                        room -= 1
         for worker, batch in batches.items():
-            self.send_calls(worker, batch)
+            if batch:
+                self.send_calls(worker, batch)
 
     def _worker_ready(self, worker: Worker) -> None:
         self._start_failures = 0
