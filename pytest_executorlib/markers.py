@@ -1,0 +1,79 @@
+"""The markers: ``xlib_backends(*names)``, ``mpi(ranks=N)``, ``slurm``, ``flux``.
+
+Each marker turns into a skip with a reason (or, for a misspelt backend name, a usage error) before the test
+runs; :data:`MARKERS` is the registration text (``pytest --markers``), so ``--strict-markers`` accepts them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import sys
+
+import pytest
+
+from pytest_executorlib.backends import BACKENDS, Backend
+
+MARKERS: dict[str, str] = {
+    "xlib_backends": "xlib_backends(*names): run the test only on these --xlib-backend values, skip on the others",
+    "mpi": "mpi(ranks=1): the test needs MPI (mpi4py and mpiexec) and `ranks` CPU cores; skipped otherwise",
+    "slurm": "slurm: the test needs a SLURM backend (--xlib-backend=mock-slurm or slurm); skipped otherwise",
+    "flux": "flux: the test needs a flux backend (--xlib-backend=mock-flux or flux); skipped otherwise",
+}
+
+
+def register(config: pytest.Config) -> None:
+    for text in MARKERS.values():
+        config.addinivalue_line("markers", text)
+
+
+def find_mpiexec() -> str | None:
+    """``mpiexec`` on PATH: where executors look for it when they start an MPI worker."""
+    return shutil.which("mpiexec")
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, not the machine's core count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows have no affinity mask
+        return os.cpu_count() or 1
+
+
+def _mpi_skip_reason(ranks: int, oversubscribe: bool) -> str | None:
+    if importlib.util.find_spec("mpi4py") is None:
+        return "mpi: mpi4py is not installed"
+    if find_mpiexec() is None:
+        hint = os.path.join(os.path.dirname(sys.executable), "mpiexec")
+        extra = f" (there is one in {os.path.dirname(hint)}: add it to PATH)" if os.access(hint, os.X_OK) else ""
+        return f"mpi: no mpiexec on PATH{extra}"
+    cores = available_cores()
+    if ranks > cores and not oversubscribe:
+        return f"mpi: needs {ranks} ranks but only {cores} CPU cores are available (see --xlib-mpi-oversubscribe)"
+    return None
+
+
+def skip_reason(item: pytest.Item, backend: Backend, oversubscribe: bool) -> str | None:
+    """Why ``item`` must be skipped on ``backend``, or None.  A misspelt backend name is a usage error."""
+    for mark in item.iter_markers("xlib_backends"):
+        names = [str(n) for n in mark.args]
+        unknown = [n for n in names if n not in BACKENDS]
+        if unknown or not names:
+            raise pytest.UsageError(
+                f"{item.nodeid}: xlib_backends({', '.join(map(repr, names))}): "
+                f"unknown backend(s) {', '.join(map(repr, unknown)) or '(none given)'}; valid: {', '.join(BACKENDS)}"
+            )
+        if backend.name not in names:
+            return f"xlib_backends: runs on {', '.join(names)}, not on --xlib-backend={backend.name}"
+    for family in ("slurm", "flux"):
+        if item.get_closest_marker(family) is not None and backend.family != family:
+            wanted = ", ".join(b.name for b in BACKENDS.values() if b.family == family)
+            return f"{family}: needs a {family} backend ({wanted}), not --xlib-backend={backend.name}"
+    mpi = item.get_closest_marker("mpi")
+    if mpi is not None:
+        ranks = mpi.kwargs.get("ranks", mpi.args[0] if mpi.args else 1)
+        if not isinstance(ranks, int) or isinstance(ranks, bool) or ranks < 1:
+            raise pytest.UsageError(f"{item.nodeid}: mpi(ranks=...) needs a positive integer, got {ranks!r}")
+        return _mpi_skip_reason(ranks, oversubscribe)
+    return None

@@ -1,0 +1,163 @@
+"""Markers: registered (clean under --strict-markers), skip with reasons, usage error on a misspelt backend."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+import pytest
+
+VENV_BIN = os.path.dirname(sys.executable)
+
+
+@pytest.fixture
+def mpiexec_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Put the virtualenv's bin/ (where the mpich wheel installs mpiexec) on PATH for the inner runs."""
+    monkeypatch.setenv("PATH", VENV_BIN + os.pathsep + os.environ.get("PATH", ""))
+    if shutil.which("mpiexec") is None:
+        pytest.fail("this test environment needs mpiexec (pip install pytest-executorlib[mpi])")
+
+
+MARKED = """
+    import pytest
+
+    @pytest.mark.xlib_backends("local")
+    def test_local_only():
+        pass
+
+    @pytest.mark.xlib_backends("mock-slurm", "slurm")
+    def test_slurm_backends_only():
+        pass
+
+    @pytest.mark.slurm
+    def test_needs_slurm():
+        pass
+
+    @pytest.mark.flux
+    def test_needs_flux():
+        pass
+
+    @pytest.mark.mpi
+    def test_mpi_any():
+        pass
+
+    @pytest.mark.mpi(ranks=4096)
+    def test_mpi_huge():
+        pass
+"""
+
+
+@pytest.mark.usefixtures("mpiexec_on_path")
+def test_markers_skip_with_reasons_under_strict_markers(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(MARKED)
+    result = run("--strict-markers", "-rs")
+    result.assert_outcomes(passed=2, skipped=4)
+    cores = len(os.sched_getaffinity(0))
+    result.stdout.fnmatch_lines_random(
+        [
+            "SKIPPED*:7: xlib_backends: runs on mock-slurm, slurm, not on --xlib-backend=local",
+            "SKIPPED*:11: slurm: needs a slurm backend (mock-slurm, slurm), not --xlib-backend=local",
+            "SKIPPED*:15: flux: needs a flux backend (mock-flux, flux), not --xlib-backend=local",
+            f"SKIPPED*:23: mpi: needs 4096 ranks but only {cores} CPU cores are available*",
+        ]
+    )
+
+
+def test_markers_are_listed(pytester: pytest.Pytester, run) -> None:
+    result = run("--markers")
+    result.stdout.fnmatch_lines_random(
+        [
+            "@pytest.mark.xlib_backends(*names):*",
+            "@pytest.mark.mpi(ranks=1):*",
+            "@pytest.mark.slurm:*",
+            "@pytest.mark.flux:*",
+        ]
+    )
+
+
+@pytest.mark.usefixtures("mpiexec_on_path")
+def test_oversubscribe_runs_large_mpi_tests(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.mpi(ranks=4096)
+        def test_mpi_huge():
+            pass
+        """
+    )
+    result = run("--xlib-mpi-oversubscribe")
+    result.assert_outcomes(passed=1)
+
+
+def test_mpi_without_mpi4py_is_skipped(pytester: pytest.Pytester, run) -> None:
+    pytester.makeconftest(
+        """
+        import importlib.util
+
+        _find_spec = importlib.util.find_spec
+
+        def _no_mpi4py(name, *args):
+            return None if name == "mpi4py" else _find_spec(name, *args)
+
+        importlib.util.find_spec = _no_mpi4py
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.mpi(ranks=1)
+        def test_mpi():
+            pass
+        """
+    )
+    result = run("-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["SKIPPED*mpi: mpi4py is not installed"])
+
+
+def test_mpi_without_mpiexec_on_path_is_skipped(
+    pytester: pytest.Pytester, run, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path_factory.mktemp("empty-bin")))
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.mpi
+        def test_mpi():
+            pass
+        """
+    )
+    result = run("-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["SKIPPED*mpi: no mpiexec on PATH*"])
+
+
+def test_misspelt_backend_in_marker_is_a_usage_error(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.xlib_backends("locale")
+        def test_typo():
+            pass
+        """
+    )
+    result = run()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*unknown backend(s) 'locale'; valid: local, mock-slurm, mock-flux, slurm, flux*"])
+
+
+def test_xlib_backend_fixture_and_marker_agree(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_backend_name(xlib_backend):
+            assert xlib_backend == "local"
+        """
+    )
+    run().assert_outcomes(passed=1)

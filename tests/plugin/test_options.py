@@ -1,0 +1,144 @@
+"""Settings: command line > environment variable > ini > default, shown in the header; usage errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_executorlib.backends import BACKENDS
+
+PASSING = "def test_ok():\n    pass\n"
+
+
+def test_header_shows_defaults_and_their_source(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(PASSING)
+    result = run(impl=False)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "xlib: backend=local (default), impl=reference (default) [[]executor *[]]",
+            "xlib: keep-cache=no (default), strict-cache=no (default), worker-coverage=yes (default), "
+            "mpi-oversubscribe=no (default)",
+        ]
+    )
+
+
+def test_command_line_beats_env_beats_ini(pytester: pytest.Pytester, run, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makeini("[pytest]\nxlib_impl = no-such-impl\nxlib_keep_cache = true\nxlib_strict_cache = true\n")
+    pytester.makepyfile(PASSING)
+    monkeypatch.setenv("XLIB_IMPL", "executorlib")
+    monkeypatch.setenv("XLIB_STRICT_CACHE", "0")
+
+    from_env = run(impl=False)
+    from_env.assert_outcomes(passed=1)
+    from_env.stdout.fnmatch_lines(
+        [
+            "xlib: backend=local (default), impl=executorlib (env XLIB_IMPL) [[]executorlib *[]]",
+            "xlib: keep-cache=yes (ini xlib_keep_cache), strict-cache=no (env XLIB_STRICT_CACHE), *",
+        ]
+    )
+
+    from_cli = run("--xlib-impl=reference", "--xlib-backend=local", "--xlib-no-cov")
+    from_cli.assert_outcomes(passed=1)
+    from_cli.stdout.fnmatch_lines(
+        [
+            "xlib: backend=local (command line), impl=reference (command line) [[]executor *[]]",
+            "xlib: keep-cache=yes (ini xlib_keep_cache), *, worker-coverage=no (command line), *",
+        ]
+    )
+
+
+def test_unknown_backend_is_a_usage_error_listing_valid_ones(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(PASSING)
+    result = run("--xlib-backend=slurmm")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*unknown backend 'slurmm'; valid backends: {', '.join(BACKENDS)}*"])
+    assert "local, mock-slurm, mock-flux, slurm, flux" in result.stderr.str()
+
+
+def test_unknown_implementation_is_a_usage_error(
+    pytester: pytest.Pytester, run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(PASSING)
+    monkeypatch.setenv("XLIB_IMPL", "dask")
+    result = run(impl=False)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*unknown implementation 'dask'; valid: reference, executorlib*"])
+
+
+def test_later_backend_without_its_module_is_not_available_yet(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(PASSING)
+    result = run("--xlib-backend=mock-slurm")
+    if result.ret == 0:  # pragma: no cover - the mock-slurm issue has landed
+        pytest.fail("pytest_executorlib.mocks.slurm exists now: replace this test by a mock-slurm run")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*backend 'mock-slurm' is not available yet (module pytest_executorlib.mocks.slurm does not exist)*"]
+    )
+
+
+def test_invalid_boolean_in_env_is_a_usage_error(
+    pytester: pytest.Pytester, run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(PASSING)
+    monkeypatch.setenv("XLIB_KEEP_CACHE", "sometimes")
+    result = run()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*env XLIB_KEEP_CACHE: expected a boolean*'sometimes'*"])
+
+
+def test_options_are_in_one_help_group(pytester: pytest.Pytester, run) -> None:
+    result = run("--help", impl=False)
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(
+        [
+            "executorlib executors (pytest-executorlib):",
+            "*--xlib-backend=NAME*",
+            "*--xlib-impl=reference|executorlib*",
+            "*--xlib-keep-cache*",
+            "*--xlib-strict-cache*",
+            "*--xlib-no-cov*",
+            "*--xlib-mpi-oversubscribe*",
+        ]
+    )
+    result.stdout.fnmatch_lines(["*xlib_backend (string):*", "*xlib_keep_cache (bool):*"])
+
+
+def test_no_cov_sets_worker_coverage_env_for_the_session_only(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In-process run, so the environment of this process can be checked after the inner session."""
+    monkeypatch.delenv("XLIB_WORKER_COVERAGE", raising=False)
+    pytester.makepyfile(
+        """
+        import os
+        def test_env():
+            assert os.environ["XLIB_WORKER_COVERAGE"] == "0"
+        """
+    )
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--xlib-no-cov")
+    result.assert_outcomes(passed=1)
+    assert "XLIB_WORKER_COVERAGE" not in __import__("os").environ
+
+    without = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    without.assert_outcomes(failed=1)
+
+
+def test_pyproject_toml_settings(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyprojecttoml(
+        """
+        [tool.pytest.ini_options]
+        xlib_backend = "local"
+        xlib_strict_cache = true
+        xlib_worker_coverage = false
+        """
+    )
+    pytester.makepyfile(PASSING)
+    result = run()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "xlib: backend=local (ini xlib_backend), *",
+            "xlib: keep-cache=no (default), strict-cache=yes (ini xlib_strict_cache), "
+            "worker-coverage=no (ini xlib_worker_coverage), *",
+        ]
+    )
