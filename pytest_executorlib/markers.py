@@ -29,8 +29,10 @@ def register(config: pytest.Config) -> None:
 
 
 def find_mpiexec() -> str | None:
-    """``mpiexec`` on PATH: where executors look for it when they start an MPI worker."""
-    return shutil.which("mpiexec")
+    """Where executors find ``mpiexec``: beside this interpreter (the ``mpich`` wheel in a virtual environment
+    that is not activated; the reference executor looks there first), else on PATH (all implementations)."""
+    beside = os.path.join(os.path.dirname(sys.executable), "mpiexec")
+    return beside if os.access(beside, os.X_OK) else shutil.which("mpiexec")
 
 
 def available_cores() -> int:
@@ -45,9 +47,7 @@ def _mpi_skip_reason(ranks: int, oversubscribe: bool) -> str | None:
     if importlib.util.find_spec("mpi4py") is None:
         return "mpi: mpi4py is not installed"
     if find_mpiexec() is None:
-        hint = os.path.join(os.path.dirname(sys.executable), "mpiexec")
-        extra = f" (there is one in {os.path.dirname(hint)}: add it to PATH)" if os.access(hint, os.X_OK) else ""
-        return f"mpi: no mpiexec on PATH{extra}"
+        return "mpi: no mpiexec beside the Python interpreter or on PATH (pip install 'pytest-executorlib[mpi]')"
     cores = available_cores()
     if ranks > cores and not oversubscribe:
         return f"mpi: needs {ranks} ranks but only {cores} CPU cores are available (see --xlib-mpi-oversubscribe)"

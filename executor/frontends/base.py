@@ -104,7 +104,7 @@ class BaseExecutor(Executor):
 
     def _prepare(self, resources: dict[str, Any]) -> dict[str, Any]:
         """Per-executor adjustments of a call's resources, in the caller's thread (relative cwd, ...)."""
-        for name in ("cwd", "cache_directory"):
+        for name in ("cwd", "cache_directory", "error_log_file"):
             path = resources.get(name)
             if path is not None and not os.path.isabs(path):
                 resources = {**resources, name: os.path.abspath(path)}

@@ -118,22 +118,24 @@ def test_mpi_without_mpi4py_is_skipped(pytester: pytest.Pytester, run) -> None:
     result.stdout.fnmatch_lines(["SKIPPED*mpi: mpi4py is not installed"])
 
 
-def test_mpi_without_mpiexec_on_path_is_skipped(
-    pytester: pytest.Pytester, run, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    monkeypatch.setenv("PATH", str(tmp_path_factory.mktemp("empty-bin")))
-    pytester.makepyfile(
-        """
-        import pytest
+def test_mpi_without_mpiexec_is_skipped_with_the_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_executorlib import markers
 
-        @pytest.mark.mpi
-        def test_mpi():
-            pass
-        """
-    )
-    result = run("-rs")
-    result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines(["SKIPPED*mpi: no mpiexec on PATH*"])
+    monkeypatch.setattr(markers, "find_mpiexec", lambda: None)
+    reason = markers._mpi_skip_reason(1, False)
+    assert reason is not None and "no mpiexec" in reason and "pytest-executorlib[mpi]" in reason
+
+
+def test_mpiexec_is_found_where_the_reference_executor_finds_it(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    from executor.spawners.mpiexec import find_mpiexec as executor_lookup
+    from pytest_executorlib import markers
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing on PATH: only the interpreter's directory is left
+    try:
+        expected = executor_lookup.__wrapped__()[0]
+    except ImportError:
+        expected = None
+    assert markers.find_mpiexec() == expected
 
 
 def test_misspelt_backend_in_marker_is_a_usage_error(pytester: pytest.Pytester, run) -> None:
