@@ -12,8 +12,10 @@ import warnings
 
 OPT_OUT_VARIABLE = "XLIB_WORKER_COVERAGE"  # "0", "false", "no" or "off": workers are not measured
 CONFIG_VARIABLE = "XLIB_COVERAGE_CONFIG"  # the spec, for workers exec'd by a launcher (holds no secret)
-# coverage's own start-up variables: its ``.pth`` file starts coverage in any Python process that has one.
+# coverage's own start-up variables: its ``.pth`` file starts coverage in any Python process that has one
+# (and pytest-cov < 4 installed a ``.pth`` that did the same with its ``COV_CORE_*`` variables).
 STARTUP_VARIABLES = ("COVERAGE_PROCESS_START", "COVERAGE_PROCESS_CONFIG")
+STARTUP_PREFIXES = ("COV_CORE_",)
 # Coverage.current() (5.0), CoverageConfig.serialize() and ":data:" configurations (7.10).
 MINIMUM_VERSION = (7, 10)
 
@@ -32,8 +34,51 @@ def opted_out(setting: bool | None) -> bool:
     return not setting
 
 
-def worker_coverage(setting: bool | None = None) -> str | None:
-    """The spec workers should start coverage with, or ``None`` if they must not measure.
+class WorkerMeasurement:
+    """Measuring one executor's workers: the spec they start coverage with, and, when this process writes a
+    single (non-parallel) data file — ``coverage run`` without ``-p`` — folding their data into it at close.
+
+    A non-parallel parent's ``.coverage`` is what ``coverage report`` reads, and ``coverage combine`` without
+    ``--append`` would replace it; so its workers write under a basename of their own (forked children of
+    tasks included), and ``fold()`` merges those files into the parent's data and removes them.  A parallel
+    parent (pytest-cov, ``coverage run -p``) leaves them for its own combine step.
+    """
+
+    __slots__ = ("spec", "_target", "_basename")
+
+    def __init__(self, spec: str, target: object | None = None, basename: str | None = None) -> None:
+        self.spec = spec
+        self._target = target  # the parent's live CoverageData
+        self._basename = basename
+
+    def fold(self) -> int:
+        """Merge the data files of workers that have exited into the parent's data; returns how many.
+
+        Call it once the workers have exited, from any thread (CoverageData keeps one SQLite connection per
+        thread).  A file that cannot be merged stays where it is, for ``coverage combine --append``.
+        """
+        if self._target is None or self._basename is None:
+            return 0
+        import glob
+
+        from coverage import CoverageData
+
+        folded = 0
+        for path in sorted(glob.glob(glob.escape(self._basename) + ".*")):
+            try:
+                data = CoverageData(path)
+                data.read()
+                self._target.update(data)  # type: ignore[attr-defined]
+                data.close()
+                os.remove(path)
+                folded += 1
+            except Exception:
+                continue
+        return folded
+
+
+def measure_workers(setting: bool | None = None) -> WorkerMeasurement | None:
+    """How this executor's workers measure, or ``None`` if they must not.
 
     ``None`` unless this process is measured right now (a started ``coverage.Coverage``) and the user did not
     opt out.  A problem (coverage too old, a configuration that cannot be serialized) gives one warning per
@@ -54,19 +99,36 @@ def worker_coverage(setting: bool | None = None) -> str | None:
     if current is None:
         return None
     try:
-        return spec_for(current)
+        target, basename = _single_data_file(current)
+        spec = spec_for(current, basename)
     except Exception as error:  # never let coverage stop an executor from starting
         warn_once(f"cannot hand this process's coverage configuration to workers: {type(error).__name__}: {error}")
         return None
+    return None if spec is None else WorkerMeasurement(spec, target, basename)
 
 
-def spec_for(cov: object) -> str | None:
+def _single_data_file(cov: object) -> tuple[object | None, str | None]:
+    """``(live CoverageData, basename for workers)`` if ``cov`` writes one non-parallel data file, else Nones."""
+    data = getattr(cov, "_data", None)  # created when coverage started
+    config = cov.config  # type: ignore[attr-defined]
+    if data is None or config.parallel or not config.data_file:
+        return None, None
+    main = os.path.abspath(config.data_file)
+    if os.path.abspath(data.data_filename()) != main:  # a suffix: parallel after all (pytest-cov)
+        return None, None
+    return data, f"{main}.xlib-{os.getpid()}-{os.urandom(4).hex()}"
+
+
+def spec_for(cov: object, data_file: str | None = None) -> str | None:
     """Serialize ``cov``'s configuration for workers: ``"<base64 JSON config>:<directory>"``.
 
     The configuration is the parent's (command-line options included), with ``parallel`` (one data file per
-    worker), ``sigterm`` and the ``_exit`` patch (save when stopped by the executor or by ``os._exit``), and
-    ``include``/``omit`` patterns made absolute.  The directory is where the parent's coverage resolves
-    relative file names; a worker starts coverage there, then moves to its own working directory.
+    worker), ``sigterm`` and the ``_exit`` patch (save when stopped by the executor or by ``os._exit``), the
+    ``fork`` patch (a process a task forks restarts coverage: without it, a ``multiprocessing`` pool's
+    processes lose their data), and ``include``/``omit`` patterns made absolute; ``data_file`` replaces the
+    parent's data file name.  The
+    directory is where the parent's coverage resolves relative file names; a worker starts coverage there,
+    then moves to its own working directory.
     """
     import base64
     import json
@@ -78,9 +140,11 @@ def spec_for(cov: object) -> str | None:
     config = json.loads(base64.b64decode(cov.config.serialize()))  # type: ignore[attr-defined]
     config["parallel"] = True
     config["sigterm"] = True
-    config["patch"] = sorted({*(config.get("patch") or ()), "_exit"})
+    config["patch"] = sorted({*(config.get("patch") or ()), "_exit", "fork"})
     for key in ("run_include", "run_omit"):
         config[key] = [p if p.startswith(("*", "?")) else os.path.abspath(p) for p in config.get(key) or ()]
+    if data_file is not None:
+        config["data_file"] = data_file
     files = sys.modules.get("coverage.files")
     directory = getattr(files, "RELATIVE_DIR", "") or os.getcwd()
     return base64.b64encode(json.dumps(config).encode()).decode() + ":" + directory
@@ -97,7 +161,11 @@ def launcher_environment(spec: str | None) -> dict[str, str]:
 def template_environment(env: dict[str, str]) -> dict[str, str]:
     """``env`` without coverage's start-up variables: the fork-server template must not be measured (it runs
     no user code, and workers forked from a measured template would all share its data file)."""
-    return {name: value for name, value in env.items() if name not in STARTUP_VARIABLES}
+    return {
+        name: value
+        for name, value in env.items()
+        if name not in STARTUP_VARIABLES and not name.startswith(STARTUP_PREFIXES)
+    }
 
 
 def warn_once(message: str) -> None:

@@ -63,7 +63,7 @@ class Worker:
     dead: bool = False
     inflight: deque[Task] = field(default_factory=deque)
     devices: list[str] = field(default_factory=list)  # GPUs given to it (CUDA_VISIBLE_DEVICES)
-    prefetch: int = 2  # calls it may hold (block allocation adapts this to its time per call)
+    prefetch: int = 1  # calls it may hold (block allocation adapts this to its time per call)
     per_call: float | None = None  # moving average of seconds per call
     last_done: float = 0.0
 
@@ -291,6 +291,8 @@ class Scheduler:
         self._workers.pop(worker.identity, None)
         lost = list(worker.inflight)
         worker.inflight.clear()
+        if event.failure is not None and lost:  # the running call's own exception (an aborted MPI job)
+            resolve(lost[0], False, event.failure)
         self._worker_lost(worker, lost, describe_exit(event.pid, event.returncode))
 
     def _on_messages(self) -> None:
@@ -305,9 +307,7 @@ class Scheduler:
                     task = worker.inflight.popleft()
                     if task.cache is not None and message[2]:
                         store_in_cache(task, message[3])
-                    resolve(task.future, message[2], message[3])
-                    if not message[2] and task.resources.get("error_log_file"):
-                        log_failure(task, task.future.exception())
+                    resolve(task, message[2], message[3])
                     results += 1
                     if worker.inflight:
                         self.started(worker)
@@ -358,9 +358,9 @@ class Scheduler:
         """Fail ``task`` (if it is not done yet) and log it to its ``error_log_file``."""
         if task.future.done():
             return
-        fail(task.future, error)
-        if task.resources.get("error_log_file"):
+        if task.resources.get("error_log_file"):  # written before the future fails: done-callbacks see it
             log_failure(task, error)
+        fail(task.future, error)
 
     def send(self, worker: Worker, message: tuple[Any, ...]) -> None:
         self._channel.send(worker.identity, message)
@@ -446,22 +446,28 @@ def describe_exit(pid: int | None, returncode: int | None) -> str:
     return f"{who} exited with code {returncode}"
 
 
-def resolve(future: Future[Any], ok: bool, data: bytes) -> None:
-    """Set ``future`` from a worker's RESULT payload; the worker's traceback becomes ``__cause__``."""
+def outcome(ok: bool, data: bytes) -> tuple[Any, BaseException | None]:
+    """``(value, None)`` or ``(None, exception)`` from a worker's RESULT; the worker's traceback is ``__cause__``."""
     try:
         if ok:
-            value = pickle.loads(data)
-            outcome = None
-        else:
-            outcome, tb = pickle.loads(data)
-            outcome.__cause__ = RemoteTraceback(tb)
-    except Exception as error:
-        outcome = RuntimeError(f"the result sent by the worker could not be unpickled here: {error!r}")
+            return pickle.loads(data), None
+        error, tb = pickle.loads(data)
+        error.__cause__ = RemoteTraceback(tb)
+        return None, error
+    except Exception as unpickling_error:
+        return None, RuntimeError(f"the result sent by the worker could not be unpickled here: {unpickling_error!r}")
+
+
+def resolve(task: Task, ok: bool, data: bytes) -> None:
+    """Set the task's future from a worker's RESULT (a failure is logged first, if the call has an error log)."""
+    value, error = outcome(ok, data)
+    if error is not None and task.resources.get("error_log_file"):
+        log_failure(task, error)
     try:
-        if outcome is None:
-            future.set_result(value)
+        if error is None:
+            task.future.set_result(value)
         else:
-            future.set_exception(outcome)
+            task.future.set_exception(error)
     except InvalidStateError:  # already failed by a timeout or cancelled by a shutdown
         pass
 

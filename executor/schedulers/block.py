@@ -2,9 +2,10 @@
 
 Workers get calls in batches so the next call is already in the worker when the current one ends: a round trip
 per call would cap throughput at a few thousand calls/s.  How many calls a worker may hold is adaptive: as many
-as fit in ``BACKLOG_BUDGET`` seconds of its recently measured time per call (at least 2, at most 64), so short
-calls stream at tens of thousands per second while long calls are handed out two at a time and cannot queue up
-behind each other in one worker while another idles.  Calls stay in priority order.  A worker that dies is replaced under
+as fit in ``BACKLOG_BUDGET`` seconds of its recently measured time per call (at least 1, at most 64), and 1 until
+that time is known.  Short calls stream at tens of thousands per second; long calls are handed out one at a
+time, so they never queue up in one worker while another idles, and a higher-priority call submitted later
+still starts before them.  Priorities order the calls not yet handed to a worker.  A worker that dies is replaced under
 the same ``executorlib_worker_id``; the call it was running is retried on the replacement up to
 ``restart_limit`` times, then fails with ``ExecutorlibSocketError``; the calls queued behind it are not lost.
 """
@@ -24,7 +25,7 @@ from executor.tasks.task import Task
 # Calls in flight per worker.  Measured here with trivial calls and 2 workers (benchmarks/throughput.py):
 # 1 -> 7.6 k/s, 2 -> 13 k/s, 4 -> 20 k/s, 8 -> 29 k/s, 16 -> 37 k/s.  The backlog is sized from the worker's
 # measured time per call so that a call waits at most about BACKLOG_BUDGET behind those ahead of it.
-MIN_PREFETCH = 2
+MIN_PREFETCH = 1  # calls of 2 ms and more are handed out one at a time: priorities then hold exactly
 MAX_PREFETCH = 64
 BACKLOG_BUDGET = 0.002  # seconds
 # Consecutive workers that die before connecting, after which queued calls fail instead of waiting forever.

@@ -21,6 +21,7 @@ class Exited:
     identity: bytes
     pid: int | None
     returncode: int | None  # negative: killed by that signal; None: unknown (the launcher itself died)
+    failure: bytes | None = None  # a RESULT-style failure payload the worker left before it ended (MPI abort)
 
 
 @dataclass(frozen=True)

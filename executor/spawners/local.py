@@ -20,7 +20,7 @@ from typing import Any
 
 from executor import telemetry
 from executor.channel.pipe import MessageReader, write_message
-from executor.coverage.parent import template_environment, warn_once, worker_coverage
+from executor.coverage.parent import measure_workers, template_environment, warn_once
 from executor.spawners.base import Exited, Spawned, WorkerSpec
 
 _CLOSE_TIMEOUT = 5.0  # the template gives its children 2 s after SIGTERM; then we stop waiting and kill it
@@ -29,6 +29,12 @@ _MAX_TEMPLATE_LOSSES = 3  # consecutive template deaths before it was ready: giv
 
 class SpawnerBroken(RuntimeError):
     """The fork server keeps dying before it is ready (e.g. the interpreter cannot import pyzmq)."""
+
+
+def absolute_sys_path() -> list[str]:
+    """The caller's ``sys.path`` with relative entries (``""`` from ``python -c``, the REPL, Jupyter) made absolute:
+    a worker may run in another ``cwd``, and must import the caller's modules all the same."""
+    return [os.path.abspath(entry) if not os.path.isabs(entry) else entry for entry in sys.path]
 
 
 def package_root() -> str:
@@ -42,7 +48,9 @@ class ForkServerSpawner:
 
     def __init__(self, address: str, key: bytes, coverage: bool | None = None) -> None:
         self._coverage = coverage  # see SingleNodeExecutor(worker_coverage=...)
-        self._config = {"address": address, "key": key, "coverage": worker_coverage(coverage)}
+        self._measurement = measure_workers(coverage)
+        spec = None if self._measurement is None else self._measurement.spec
+        self._config = {"address": address, "key": key, "coverage": spec}
         self._reader = MessageReader()
         self._pids: dict[bytes, int] = {}
         self._pending: dict[bytes, WorkerSpec] = {}  # requested, not yet reported spawned
@@ -65,6 +73,8 @@ class ForkServerSpawner:
         self._events = read_fd
         self._requests = self.process.stdin.fileno()  # type: ignore[union-attr]
         self._sent = {}
+        if self._config["coverage"] is not None:
+            self._sync("path", absolute_sys_path())  # so that the template imports the coverage this process runs
         # The secret travels through the pipe, never on the command line or in the environment.
         write_message(self._requests, ("config", self._config))
 
@@ -79,7 +89,7 @@ class ForkServerSpawner:
     def in_sync(self) -> bool:
         """Whether workers forked now would see the same environment, cwd and sys.path as the last ones."""
         sent = self._sent
-        return sent.get("path") == sys.path and sent.get("cwd") == os.getcwd() and sent.get("env") == dict(os.environ)
+        return sent.get("path") == absolute_sys_path() and sent.get("cwd") == os.getcwd() and sent.get("env") == dict(os.environ)
 
     def spawn(self, spec: WorkerSpec) -> None:
         if self._losses >= _MAX_TEMPLATE_LOSSES:
@@ -89,7 +99,7 @@ class ForkServerSpawner:
             )
         self._sync("env", dict(os.environ))
         self._sync("cwd", os.getcwd())
-        self._sync("path", list(sys.path))
+        self._sync("path", absolute_sys_path())
         self._pending[spec.identity] = spec
         write_message(self._requests, ("spawn", spec.identity, spec.worker_id, spec.one_shot, spec.env, spec.cwd))
 
@@ -168,6 +178,8 @@ class ForkServerSpawner:
         for pid in self._pids.values():  # only if the template could not stop them
             _kill(pid, signal.SIGKILL)
         os.close(self._events)
+        if self._measurement is not None:
+            self._measurement.fold()  # all workers have exited and saved
 
 
 def _kill(pid: int, signum: int) -> None:

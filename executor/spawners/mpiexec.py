@@ -14,11 +14,13 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 
 from executor.channel.pipe import MessageReader, write_message
 from executor.errors import MissingExtraError
 from executor.spawners.base import Exited, Spawned, WorkerSpec
+from executor.spawners.local import absolute_sys_path
 
 _CLOSE_TIMEOUT = 5.0
 from executor.worker.mpi_config import CONFIG_VARIABLE  # noqa: E402  (shared with the worker, which must stay light)
@@ -67,6 +69,8 @@ class MpiExecSpawner:
         self._reader = MessageReader()
         self._jobs: dict[bytes, subprocess.Popen[bytes]] = {}
         self._lock = threading.Lock()
+        # A rank whose call raises leaves its failure here and aborts the job (see executor.worker.mpi).
+        self._failures = tempfile.mkdtemp(prefix="xlib-mpi-")
 
     def fileno(self) -> int:
         return self._events_r
@@ -82,7 +86,8 @@ class MpiExecSpawner:
             "key": self._key,
             "worker_id": spec.worker_id,
             "one_shot": spec.one_shot,
-            "sys_path": sys.path,
+            "sys_path": absolute_sys_path(),
+            "failure_file": os.path.join(self._failures, spec.identity.hex()),
         }
         # hex of a pickle: the worker already imports pickle (json would add ~4 ms per rank)
         env = {**os.environ, **extra_env, **spec.env, CONFIG_VARIABLE: pickle.dumps(config).hex()}
@@ -96,15 +101,22 @@ class MpiExecSpawner:
 
     def _wait(self, identity: bytes, job: subprocess.Popen[bytes]) -> None:
         code = job.wait()
+        path = os.path.join(self._failures, identity.hex())
+        try:
+            with open(path, "rb") as file:
+                failure: bytes | None = file.read()
+            os.remove(path)
+        except OSError:
+            failure = None
         with self._lock:
             self._jobs.pop(identity, None)
             if self._events_w >= 0:
-                write_message(self._events_w, ("exited", identity, job.pid, code))
+                write_message(self._events_w, ("exited", identity, job.pid, code, failure))
 
     def read_events(self) -> list[Spawned | Exited]:
         out: list[Spawned | Exited] = []
         for event in self._reader.feed(os.read(self._events_r, 1 << 16)):
-            out.append(Spawned(event[1], event[2]) if event[0] == "spawned" else Exited(event[1], event[2], event[3]))
+            out.append(Spawned(event[1], event[2]) if event[0] == "spawned" else Exited(*event[1:]))
         return out
 
     def kill(self, identity: bytes, signum: int) -> None:
@@ -133,3 +145,4 @@ class MpiExecSpawner:
             os.close(self._events_w)
             self._events_w = -1
         os.close(self._events_r)
+        shutil.rmtree(self._failures, ignore_errors=True)

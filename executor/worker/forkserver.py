@@ -45,6 +45,7 @@ class _Template:
         self.reader = MessageReader()
         self.children: dict[int, bytes] = {}
         self.config: dict[str, Any] = {}
+        self.warm: list[Any] = list(_WARM_IMPORTS)  # module names to import, or callables, in idle time
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
         os.set_blocking(self.wake_w, False)
@@ -58,7 +59,7 @@ class _Template:
         poller = select.poll()
         poller.register(self.request_fd, select.POLLIN)
         poller.register(self.wake_r, select.POLLIN)
-        warm = list(_WARM_IMPORTS)
+        warm = self.warm
         self.emit("ready", os.getpid())
         while True:
             try:
@@ -66,8 +67,9 @@ class _Template:
             except InterruptedError:  # pragma: no cover - PEP 475 retries, kept for clarity
                 continue
             if not ready and warm:
+                item = warm.pop(0)
                 try:
-                    __import__(warm.pop(0))
+                    item() if callable(item) else __import__(item)
                 except ImportError:
                     pass
                 continue
@@ -111,10 +113,12 @@ class _Template:
         if kind == "config":
             self.config = request[1]
             if self.config.get("coverage"):
-                from executor.coverage.worker import prepare
+                from executor.coverage import worker as coverage_worker
 
-                problem = prepare(self.config["coverage"])
-                if problem is not None:
+                problem = coverage_worker.prepare(self.config["coverage"])
+                if problem is None:
+                    self.warm.insert(0, coverage_worker.warm_caches)  # off the first worker's path
+                else:
                     self.config["coverage"] = None
                     self.emit("coverage_off", problem)
         elif kind == "coverage":  # a worker could not start coverage: the parent turns it off for the others
@@ -135,9 +139,12 @@ class _Template:
             pid, signum = request[1], request[2]
             if pid in self.children:
                 try:
-                    os.kill(pid, signum)
-                except ProcessLookupError:
-                    pass
+                    os.killpg(pid, signum)  # the worker and every process its call started
+                except ProcessLookupError:  # forked a moment ago: not yet the leader of its own group
+                    try:
+                        os.kill(pid, signum)
+                    except ProcessLookupError:
+                        pass
 
     def _spawn(self, identity: bytes, worker_id: int, one_shot: bool, env: dict[str, str], cwd: str | None) -> None:
         pid = os.fork()
@@ -149,6 +156,7 @@ class _Template:
     def _become_worker(self, identity: bytes, worker_id: int, one_shot: bool, env: dict[str, str], cwd: str | None) -> None:
         code = 1
         try:
+            os.setsid()  # a session (and process group) of its own: a time limit stops the call's whole tree
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             if self.config.get("coverage"):

@@ -1,8 +1,10 @@
 """MPI worker: ``mpiexec -n N python -m executor.worker.mpi``.
 
 Rank 0 is an ordinary worker towards the parent (same channel, same messages).  It broadcasts each payload to
-the other ranks; every rank runs it; for a call, rank 0 returns the list of the per-rank results (or the
-failure of the lowest failing rank).  ``init_function`` runs on every rank, and each rank injects its own
+the other ranks; every rank runs it; for a call, rank 0 returns the list of the per-rank results.  A rank whose
+call raises cannot count on the others reaching the gather (they may wait for it in a collective of the user's
+program), so it leaves its failure in a file and aborts the job; the parent reports that failure when the job
+ends, and starts a new worker.  ``init_function`` runs on every rank, and each rank injects its own
 result into its calls.
 """
 
@@ -43,12 +45,16 @@ def main() -> None:
 
     comm = MPI.COMM_WORLD
     if comm.Get_rank() != 0:
-        follow(comm, config["worker_id"])
+        follow(comm, config["worker_id"], config["failure_file"])
         return
+
+    failure_file = config["failure_file"]
 
     def on_all_ranks(kind: str, payload: bytes, extra: dict[str, Any]) -> tuple[bool, bytes]:
         comm.bcast((kind, payload))
         outcome = run(payload, extra)
+        if kind == "call" and not outcome[0]:
+            abort_with(comm, failure_file, outcome[1])
         outcomes = comm.gather(outcome)
         return outcome if kind == "init" else _combine(outcomes)
 
@@ -67,7 +73,23 @@ def main() -> None:
         comm.bcast(None)  # release the other ranks
 
 
-def follow(comm: Any, worker_id: int) -> None:
+def abort_with(comm: Any, failure_file: str, failure: bytes) -> None:
+    """A call raised on this rank: the other ranks may be waiting for it in a collective and would wait forever.
+    Leave the failure where the parent looks when the job ends, then abort the whole job."""
+    partial = f"{failure_file}.{comm.Get_rank()}.tmp"
+    with open(partial, "wb") as file:
+        file.write(failure)
+    try:
+        os.link(partial, failure_file)  # the first failing rank wins; later ones find the file there
+    except OSError:
+        pass
+    os.remove(partial)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    comm.Abort(1)
+
+
+def follow(comm: Any, worker_id: int, failure_file: str) -> None:
     """Ranks > 0: run what rank 0 broadcasts until it broadcasts ``None``."""
     extra: dict[str, Any] = {"executorlib_worker_id": worker_id}
     while True:
@@ -76,6 +98,8 @@ def follow(comm: Any, worker_id: int) -> None:
             return
         kind, payload = message
         outcome = run(payload, {"executorlib_worker_id": worker_id} if kind == "init" else extra)
+        if kind == "call" and not outcome[0]:
+            abort_with(comm, failure_file, outcome[1])
         if kind == "init" and outcome[0]:
             value = pickle.loads(outcome[1])
             if isinstance(value, dict):

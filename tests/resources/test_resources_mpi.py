@@ -1,0 +1,156 @@
+"""``cores > 1``: the call is an MPI program of that many ranks (mpiexec + mpi4py), in both modes."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+
+import pytest
+import rescalls
+from reshelpers import needs_mpi, shut_down_within
+
+from executor import SingleNodeExecutor
+from executor.spawners import mpiexec
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@needs_mpi
+@pytest.mark.parametrize("cores", [2, 3])
+def test_function_runs_once_per_rank_and_result_is_list_in_rank_order(executors, cores):
+    resources = {"cores": cores}
+    ex = executors.make(resources, max_cores=cores)
+    result = executors.submit(ex, resources, rescalls.rank_info, "payload").result(timeout=30)
+    assert isinstance(result, list) and len(result) == cores
+    assert [r["rank"] for r in result] == list(range(cores))  # rank order
+    assert all(r["size"] == cores for r in result)  # every rank sees COMM_WORLD of that size
+    assert all(r["x"] == "payload" for r in result)
+    pids = {r["pid"] for r in result}
+    assert len(pids) == cores, "each rank must be its own process"
+    assert os.getpid() not in pids
+
+
+@needs_mpi
+def test_block_worker_runs_many_mpi_calls(executors, mode):
+    resources = {"cores": 2}
+    ex = executors.make(resources, max_cores=2)
+    futures = [executors.submit(ex, resources, rescalls.rank_info, i) for i in range(4)]
+    results = [f.result(timeout=30) for f in futures]
+    assert [[r["x"] for r in res] for res in results] == [[i, i] for i in range(4)]
+    assert all([r["rank"] for r in res] == [0, 1] for res in results)
+
+
+@needs_mpi
+@pytest.mark.parametrize("bad_rank", [0, 1])
+def test_failure_on_any_rank_fails_the_future_with_that_exception_type(executors, bad_rank):
+    resources = {"cores": 2}
+    ex = executors.make(resources, max_cores=2)
+    future = executors.submit(ex, resources, rescalls.fail_on_rank, bad_rank)
+    with pytest.raises(rescalls.RankError, match=f"rank {bad_rank} failed"):
+        future.result(timeout=30)
+    # the executor keeps working after a failed MPI call
+    assert executors.submit(ex, resources, rescalls.fail_on_rank, -1).result(timeout=30) == [0, 1]
+
+
+@needs_mpi
+@pytest.mark.timeout(40)
+@pytest.mark.parametrize("bad_rank", [0, 1])
+def test_failure_on_one_rank_while_the_others_wait_in_a_collective_fails_the_future(executors, bad_rank):
+    """The usual MPI failure: one rank raises, the others block in a collective waiting for it."""
+    resources = {"cores": 2}
+    ex = executors.make(resources, max_cores=2)
+    # run_time_max only keeps a hang from outliving the test; the failure must come long before it
+    call = {**(executors.per_call(resources) or {}), "run_time_max": 3}
+    future = ex.submit(rescalls.fail_on_rank_while_others_wait, bad_rank, resource_dict=call)
+    error = future.exception(timeout=30)
+    assert isinstance(error, rescalls.RankError), f"expected the rank's RankError, got {error!r}"
+    assert executors.submit(ex, resources, rescalls.fail_on_rank, -1).result(timeout=30) == [0, 1]
+
+
+@needs_mpi
+def test_openmpi_oversubscribe_is_accepted_and_passed_to_the_launcher(executors, monkeypatch):
+    seen = []
+    real = mpiexec.command
+
+    def spy(ranks, oversubscribe):
+        seen.append((ranks, oversubscribe))
+        return real(ranks, oversubscribe)
+
+    monkeypatch.setattr(mpiexec, "command", spy)
+    resources = {"cores": 2}
+    ex = executors.make(resources, max_cores=2, openmpi_oversubscribe=True)
+    result = executors.submit(ex, resources, rescalls.rank_info, 1).result(timeout=30)
+    assert [r["rank"] for r in result] == [0, 1]
+    assert seen and all(call == (2, True) for call in seen)
+
+
+# ---- the mpiexec command line ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("euid", [0, 1000])
+def test_openmpi_command_has_oversubscribe_and_root_variables(monkeypatch, euid):
+    monkeypatch.setattr(mpiexec, "find_mpiexec", lambda: ("mpiexec", "openmpi"))
+    monkeypatch.setattr(mpiexec.os, "geteuid", lambda: euid)
+    args, env = mpiexec.command(4, True)
+    assert args[:3] == ["mpiexec", "-n", "4"]
+    assert "--oversubscribe" in args
+    assert args.index("--oversubscribe") < args.index(sys.executable), "an mpiexec option must come before the program"
+    if euid == 0:
+        assert env.get("OMPI_ALLOW_RUN_AS_ROOT") == "1"
+        assert env.get("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM") == "1"
+    else:
+        assert "OMPI_ALLOW_RUN_AS_ROOT" not in env and "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM" not in env
+    args, _ = mpiexec.command(4, False)
+    assert "--oversubscribe" not in args
+
+
+def test_mpich_command_adds_nothing_for_oversubscribe(monkeypatch):
+    monkeypatch.setattr(mpiexec, "find_mpiexec", lambda: ("/x/mpiexec", "mpich"))
+    monkeypatch.setattr(mpiexec.os, "geteuid", lambda: 0)
+    with_flag, env_with = mpiexec.command(3, True)
+    without_flag, env_without = mpiexec.command(3, False)
+    assert with_flag == without_flag
+    assert with_flag[:3] == ["/x/mpiexec", "-n", "3"]
+    assert env_with == env_without == {}
+
+
+# ---- mpi4py missing ------------------------------------------------------------------------------------------------
+@pytest.fixture
+def no_mpi4py(monkeypatch):
+    """Make ``mpi4py`` look uninstalled to the executor's check (and forget an earlier successful check)."""
+    real = importlib.util.find_spec
+
+    def find_spec(name, *args, **kwargs):
+        if name == "mpi4py" or name.startswith("mpi4py."):
+            return None
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    mpiexec.require_mpi.cache_clear()
+    yield
+    mpiexec.require_mpi.cache_clear()
+
+
+def _assert_names_mpi_extra(error: BaseException) -> None:
+    message = str(error)
+    assert "mpi4py" in message
+    assert "[mpi]" in message, f"the message should name the 'mpi' extra: {message!r}"
+
+
+@pytest.mark.timeout(30)
+def test_without_mpi4py_submit_raises_import_error_naming_the_extra(no_mpi4py):
+    ex = SingleNodeExecutor(max_cores=2)
+    try:
+        with pytest.raises(ImportError) as caught:
+            ex.submit(rescalls.quick, 1, resource_dict={"cores": 2})
+        _assert_names_mpi_extra(caught.value)
+        # a serial call is unaffected
+        assert ex.submit(rescalls.quick, 5).result(timeout=20) == 5
+    finally:
+        shut_down_within(ex, 20.0)
+
+
+@pytest.mark.timeout(30)
+def test_without_mpi4py_block_executor_with_cores_raises_at_construction(no_mpi4py):
+    with pytest.raises(ImportError) as caught:
+        SingleNodeExecutor(max_cores=2, block_allocation=True, resource_dict={"cores": 2})
+    _assert_names_mpi_extra(caught.value)
