@@ -116,7 +116,38 @@ def _single_data_file(cov: object) -> tuple[object | None, str | None]:
     main = os.path.abspath(config.data_file)
     if os.path.abspath(data.data_filename()) != main:  # a suffix: parallel after all (pytest-cov)
         return None, None
+    _leave_combinable_copy_at_exit(cov, main)
     return data, f"{main}.xlib-{os.getpid()}-{os.urandom(4).hex()}"
+
+
+_copy_registered: set[int] = set()
+
+
+def _leave_combinable_copy_at_exit(cov: object, main: str) -> None:
+    """With a non-parallel parent, worker data is folded into the parent's data, so ``coverage report`` works
+    as is.  But the usual recipe then runs ``coverage combine``, which finds no parallel file, exits 1 ("No
+    data to combine") and would fail the user's CI script.  So at exit the parent also leaves one parallel
+    copy of its complete data: ``combine`` merges it into a ``.coverage`` holding the same lines (coverage
+    data are sets: nothing is counted twice) and removes it.  Registered after coverage's own exit handler,
+    so it runs first (atexit is last-in, first-out) and takes the data as they stand then."""
+    if id(cov) in _copy_registered:
+        return
+    _copy_registered.add(id(cov))
+    import atexit
+    import socket
+
+    def leave_copy() -> None:
+        try:
+            from coverage import CoverageData
+
+            data = cov.get_data()  # type: ignore[attr-defined]  # flushes what the collector holds
+            copy = CoverageData(main, suffix=f"xlib.{socket.gethostname()}.{os.getpid()}")
+            copy.update(data)
+            copy.write()
+        except Exception as error:  # never fail the interpreter's exit over this
+            warn_once(f"could not leave a combinable copy of the coverage data: {error!r}")
+
+    atexit.register(leave_copy)
 
 
 def spec_for(cov: object, data_file: str | None = None) -> str | None:

@@ -12,6 +12,7 @@ import sys
 from executor.coverage.parent import CONFIG_VARIABLE
 
 _DATA_PREFIX = ":data:"  # coverage.control.CONFIG_DATA_PREFIX: a configuration given as serialized data
+_MAX_DETAIL = 1000  # a worker reports its problem in one pipe write, which must stay below PIPE_BUF (4096)
 # Where MPI implementations and batch systems put a process's rank (only rank 0 reports a problem).
 _RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID", "FLUX_TASK_RANK")
 
@@ -138,4 +139,7 @@ def _rank() -> int | None:
 
 
 def _describe(error: BaseException) -> str:
-    return f"coverage could not start in a worker ({type(error).__name__}: {error})"
+    detail = f"{type(error).__name__}: {error}"
+    if len(detail) > _MAX_DETAIL:
+        detail = detail[: _MAX_DETAIL - 3] + "..."
+    return f"coverage could not start in a worker ({detail})"

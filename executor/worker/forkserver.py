@@ -217,7 +217,10 @@ def _start_coverage(spec: str, event_fd: int) -> None:
 
     problem = start(spec)
     if problem is not None:
-        write_message(event_fd, ("coverage_off", problem))  # one small write: atomic on a pipe
+        try:
+            write_message(event_fd, ("coverage_off", problem))  # one small write (< PIPE_BUF): atomic on a pipe
+        except OSError:
+            pass
 
 
 def _die_with_parent() -> None:
