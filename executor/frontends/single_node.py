@@ -173,7 +173,7 @@ class SingleNodeExecutor(BaseExecutor):
                 restart_limit,
                 ranks=policy.defaults["cores"],
                 oversubscribe=policy.defaults["openmpi_oversubscribe"],
-                mpi_spawner_factory=mpiexec.MpiExecSpawner,
+                mpi_spawner_factory=functools.partial(mpiexec.MpiExecSpawner, coverage=worker_coverage),
             )
         else:
             workers = capacity
@@ -183,7 +183,7 @@ class SingleNodeExecutor(BaseExecutor):
                 lambda task: worker_environment(task.resources),
                 worker_environment(policy.defaults),
                 devices=lambda: limits.devices,
-                mpi_spawner_factory=mpiexec.MpiExecSpawner,
+                mpi_spawner_factory=functools.partial(mpiexec.MpiExecSpawner, coverage=worker_coverage),
             )
         info = {
             "max_workers": workers,

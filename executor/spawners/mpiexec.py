@@ -16,13 +16,17 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
+from executor import telemetry
 from executor.channel.pipe import MessageReader, write_message
+from executor.coverage.parent import launcher_environment, measure_workers
 from executor.errors import MissingExtraError
 from executor.spawners.base import Exited, Spawned, WorkerSpec
 from executor.spawners.local import absolute_sys_path
 
 _CLOSE_TIMEOUT = 5.0
+_TERM_GRACE = 2.0  # seconds ranks get to save (coverage) after SIGTERM before SIGKILL
 from executor.worker.mpi_config import CONFIG_VARIABLE  # noqa: E402  (shared with the worker, which must stay light)
 
 
@@ -48,11 +52,15 @@ def require_mpi() -> None:
     find_mpiexec()
 
 
-def command(ranks: int, oversubscribe: bool) -> tuple[list[str], dict[str, str]]:
+def command(ranks: int, oversubscribe: bool, forward: list[str] | None = None) -> tuple[list[str], dict[str, str]]:
+    """The mpiexec command line and the variables it needs; ``forward`` names variables every rank must get
+    (MPICH passes the whole environment; Open MPI only what ``-x`` names)."""
     path, flavour = find_mpiexec()
     args = [path, "-n", str(ranks)]
     env: dict[str, str] = {}
     if flavour == "openmpi":
+        for name in [CONFIG_VARIABLE, *(forward or [])]:
+            args += ["-x", name]
         if oversubscribe:
             args.append("--oversubscribe")
         if os.geteuid() == 0:  # Open MPI refuses to run as root without both of these
@@ -62,9 +70,13 @@ def command(ranks: int, oversubscribe: bool) -> tuple[list[str], dict[str, str]]
 
 
 class MpiExecSpawner:
-    def __init__(self, address: str, key: bytes) -> None:
+    def __init__(self, address: str, key: bytes, coverage: bool | None = None) -> None:
         self._address = address
         self._key = key
+        # Ranks measure themselves when this process is measured (executor.coverage): the spec travels in
+        # the environment, which mpiexec hands to every rank.
+        self._measurement = measure_workers(coverage)
+        self._coverage_env = launcher_environment(None if self._measurement is None else self._measurement.spec)
         self._events_r, self._events_w = os.pipe()
         self._reader = MessageReader()
         self._jobs: dict[bytes, subprocess.Popen[bytes]] = {}
@@ -79,7 +91,7 @@ class MpiExecSpawner:
         return True  # every job is started from scratch with the caller's current environment
 
     def spawn(self, spec: WorkerSpec) -> None:
-        args, extra_env = command(spec.ranks, spec.oversubscribe)
+        args, extra_env = command(spec.ranks, spec.oversubscribe, forward=list(self._coverage_env))
         config = {
             "address": self._address,
             "identity": spec.identity,
@@ -90,13 +102,15 @@ class MpiExecSpawner:
             "failure_file": os.path.join(self._failures, spec.identity.hex()),
         }
         # hex of a pickle: the worker already imports pickle (json would add ~4 ms per rank)
-        env = {**os.environ, **extra_env, **spec.env, CONFIG_VARIABLE: pickle.dumps(config).hex()}
+        env = {**os.environ, **extra_env, **self._coverage_env, **spec.env, CONFIG_VARIABLE: pickle.dumps(config).hex()}
         if spec.cwd is not None:
             os.makedirs(spec.cwd, exist_ok=True)
         job = subprocess.Popen(args, env=env, cwd=spec.cwd, stdin=subprocess.DEVNULL, start_new_session=True)
         with self._lock:
             self._jobs[spec.identity] = job
         write_message(self._events_w, ("spawned", spec.identity, job.pid))
+        if self._coverage_env:
+            telemetry.record("coverage_files", spec.ranks)
         threading.Thread(target=self._wait, args=(spec.identity, job), name="executor-mpiexec-wait", daemon=True).start()
 
     def _wait(self, identity: bytes, job: subprocess.Popen[bytes]) -> None:
@@ -129,18 +143,26 @@ class MpiExecSpawner:
                 pass
 
     def close(self) -> None:
+        """Stop jobs still running (SIGTERM first: measured ranks save their coverage data), bounded."""
         with self._lock:
             jobs = list(self._jobs.values())
-        for job in jobs:
-            try:
-                os.killpg(job.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        for job in jobs:
-            try:
-                job.wait(timeout=_CLOSE_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                pass
+        for signum, grace in ((signal.SIGTERM, _TERM_GRACE), (signal.SIGKILL, _CLOSE_TIMEOUT)):
+            for job in jobs:
+                try:
+                    os.killpg(job.pid, signum)
+                except ProcessLookupError:
+                    pass
+            deadline = time.monotonic() + grace
+            for job in jobs:
+                try:
+                    job.wait(timeout=max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    pass
+            jobs = [job for job in jobs if job.poll() is None]
+            if not jobs:
+                break
+        if self._measurement is not None:
+            self._measurement.fold()
         with self._lock:
             os.close(self._events_w)
             self._events_w = -1
