@@ -7,9 +7,11 @@ import inspect
 import cloudpickle
 
 from executor.errors import ExecutorlibSocketError
+from executor.frontends.base import shutdown_all
 from executor.tasks.selectors import FutureSelector
 
-__all__ = ["ExecutorlibSocketError", "FutureSelector", "cloudpickle_register"]
+# executorlib's names, plus shutdown_all (this package's own: stop every executor still running)
+__all__ = ["ExecutorlibSocketError", "FutureSelector", "cloudpickle_register", "shutdown_all"]
 
 
 def cloudpickle_register(ind: int = 2) -> None:

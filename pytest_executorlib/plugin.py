@@ -24,6 +24,7 @@ import contextlib
 import importlib
 import importlib.util
 import os
+import sys
 from collections.abc import Generator
 from typing import Any
 
@@ -218,6 +219,17 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, Any, Any]:
             with contextlib.suppress(Exception):
                 still_open.shutdown(wait=True, cancel_futures=True)
             state.open_executors.discard(still_open)
+        # Executors the tests built themselves and left open: their workers must have saved too.
+        api = sys.modules.get("executor.api") or (sys.modules.get("executor") and _import_api())
+        if api is not None:
+            with contextlib.suppress(Exception):
+                api.shutdown_all(cancel_futures=True)
+
+
+def _import_api() -> Any:
+    import executor.api
+
+    return executor.api
 
 
 @pytest.hookimpl(optionalhook=True)

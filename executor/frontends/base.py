@@ -29,13 +29,24 @@ from executor.tasks.task import CacheEntry, Task
 _live: weakref.WeakSet[Scheduler] = weakref.WeakSet()
 
 
+def shutdown_all(cancel_futures: bool = False) -> int:
+    """Shut down every executor of this process that is still running and wait until its workers are gone.
+
+    For test runners and tools that must be sure no worker is alive (e.g. before coverage data are combined);
+    returns how many executors were still running.
+    """
+    schedulers = [s for s in list(_live) if s.alive]
+    for scheduler in schedulers:
+        scheduler.shutdown(cancel_futures=cancel_futures)
+    for scheduler in schedulers:
+        scheduler.join()
+    return len(schedulers)
+
+
 @atexit.register
 def _shutdown_at_exit() -> None:
     """Executors nobody shut down finish their calls and stop their workers before the interpreter exits."""
-    for scheduler in list(_live):
-        scheduler.shutdown(cancel_futures=False)
-    for scheduler in list(_live):
-        scheduler.join()
+    shutdown_all()
 
 
 class BaseExecutor(Executor):
@@ -67,7 +78,7 @@ class BaseExecutor(Executor):
     # ---- submission -------------------------------------------------------------------------------------
     def submit(self, fn: Callable[..., Any], /, *args: Any, resource_dict: dict[str, Any] | None = None, **kwargs: Any) -> Future[Any]:
         """Schedule ``fn(*args, **kwargs)`` and return its Future (see ``resource_dict`` keys in the docs)."""
-        if self._closed:
+        if self._closed or not self._scheduler.accepting:
             raise RuntimeError("cannot schedule new futures after shutdown")
         if not callable(fn):
             raise TypeError(f"submit() needs a callable as its first argument, got {fn!r}")

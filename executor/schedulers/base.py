@@ -96,6 +96,7 @@ class Scheduler:
         self._identities = itertools.count()
         self._outstanding = 0
         self._count_lock = threading.Lock()
+        self.accepting = True
         self._closing = False
         self._stopping = False
         self._finished = threading.Event()
@@ -142,6 +143,7 @@ class Scheduler:
         self._wake()
 
     def shutdown(self, cancel_futures: bool) -> None:
+        self.accepting = False  # set here, in the caller's thread: submit() refuses from now on
         self.post(lambda: self._begin_close(cancel_futures))
 
     def join(self, timeout: float | None = None) -> bool:
