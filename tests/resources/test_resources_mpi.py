@@ -73,9 +73,9 @@ def test_openmpi_oversubscribe_is_accepted_and_passed_to_the_launcher(executors,
     seen = []
     real = mpiexec.command
 
-    def spy(ranks, oversubscribe):
+    def spy(ranks, oversubscribe, **kwargs):
         seen.append((ranks, oversubscribe))
-        return real(ranks, oversubscribe)
+        return real(ranks, oversubscribe, **kwargs)
 
     monkeypatch.setattr(mpiexec, "command", spy)
     resources = {"cores": 2}
