@@ -45,9 +45,18 @@ def _command(name: bytes, properties: dict[bytes, bytes]) -> bytes:
 
 
 def _connect(endpoint: tuple[str, int], timeout: float) -> _socket.socket:
-    """``socket.create_connection`` on the C module: try each address the host resolves to."""
+    """``socket.create_connection`` on the C module: try each address the host resolves to.
+
+    A numeric IPv4 address (the loopback address of every local worker) is used as is: the first
+    ``getaddrinfo`` call in a fresh process loads the resolver's modules, several ms on every worker's path.
+    """
+    host, port = endpoint
+    if host.count(".") == 3 and host.replace(".", "").isdigit():
+        candidates = [(_socket.AF_INET, _socket.SOCK_STREAM, 0, "", endpoint)]
+    else:
+        candidates = _socket.getaddrinfo(host, port, 0, _socket.SOCK_STREAM)
     error: OSError | None = None
-    for family, kind, proto, _, sockaddr in _socket.getaddrinfo(*endpoint, 0, _socket.SOCK_STREAM):
+    for family, kind, proto, _, sockaddr in candidates:
         sock = _socket.socket(family, kind, proto)
         try:
             sock.settimeout(timeout)

@@ -1,7 +1,7 @@
 """The fork server: a pre-imported template process that forks one fresh worker per request.
 
-Starting a Python worker from scratch costs ~40 ms here (interpreter start plus importing pyzmq); forking this
-template costs ~1 ms, and every worker is still a fresh process of its own.  The template:
+Starting a Python worker from scratch costs ~25 ms here (interpreter start and imports); forking this template
+costs ~1 ms, and every worker is still a fresh process of its own.  The template:
 
 * reads requests from stdin (a pipe only the parent holds): the channel config first, then ``spawn``, ``env``,
   ``cwd``, ``path``, ``kill`` and ``coverage``;
@@ -19,11 +19,12 @@ It opens no connection itself: each forked worker connects to the parent after t
 
 from __future__ import annotations
 
+import _signal as signal  # not ``signal``: its IntEnum wrappers cost start-up time and are not needed
 import os
 import select
-import _signal as signal  # not ``signal``: its IntEnum wrappers cost start-up time and are not needed
 import sys
 import time
+
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:  # typing costs every worker ~4 ms at start-up; annotations are strings anyway
@@ -46,6 +47,7 @@ class _Template:
         self.children: dict[int, bytes] = {}
         self.config: dict[str, Any] = {}
         self.warm: list[Any] = list(_WARM_IMPORTS)  # module names to import, or callables, in idle time
+        self.forked = False
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
         os.set_blocking(self.wake_w, False)
@@ -63,10 +65,12 @@ class _Template:
         self.emit("ready", os.getpid())
         while True:
             try:
-                ready = poller.poll(0 if warm else None)
+                # Warm up only once the first worker is forked: an import started just before the first spawn
+                # request arrives would hold that request (and the first result) back by its whole duration.
+                ready = poller.poll(0 if warm and self.forked else None)
             except InterruptedError:  # pragma: no cover - PEP 475 retries, kept for clarity
                 continue
-            if not ready and warm:
+            if not ready and warm and self.forked:
                 item = warm.pop(0)
                 try:
                     item() if callable(item) else __import__(item)
@@ -151,6 +155,7 @@ class _Template:
         if pid == 0:
             self._become_worker(identity, worker_id, one_shot, env, cwd)
         self.children[pid] = identity
+        self.forked = True
         self.emit("spawned", identity, pid)
 
     def _become_worker(self, identity: bytes, worker_id: int, one_shot: bool, env: dict[str, str], cwd: str | None) -> None:

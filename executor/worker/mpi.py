@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import pickle
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 from executor.worker.mpi_config import CONFIG_VARIABLE
 from executor.worker.calls import dumps, run
@@ -73,7 +73,7 @@ def main() -> None:
         comm.bcast(None)  # release the other ranks
 
 
-def abort_with(comm: Any, failure_file: str, failure: bytes) -> None:
+def abort_with(comm: Any, failure_file: str, failure: bytes) -> NoReturn:
     """A call raised on this rank: the other ranks may be waiting for it in a collective and would wait forever.
     Leave the failure where the parent looks when the job ends, then abort the whole job."""
     partial = f"{failure_file}.{comm.Get_rank()}.tmp"
@@ -87,6 +87,9 @@ def abort_with(comm: Any, failure_file: str, failure: bytes) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     comm.Abort(1)
+    # MPICH's MPI_Abort can return and let this rank run on for a moment (seen: rank 0 went on into the
+    # gather and sent a RESULT, so the failure reached the parent twice).  This rank must never get there.
+    os._exit(1)
 
 
 def follow(comm: Any, worker_id: int, failure_file: str) -> None:
