@@ -35,11 +35,25 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from executor.tasks.selectors import split_future as split_future
 
 
+class NotAvailableError(ImportError):
+    """A name of executorlib's interface whose implementation this version does not have yet (an ImportError, so
+    ``from executor import SlurmJobExecutor`` fails at the user's line with this message)."""
+
+
 def __getattr__(name: str) -> object:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'executor' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    try:
+        imported = importlib.import_module(module)
+    except ModuleNotFoundError as missing:
+        if missing.name != module:
+            raise  # a dependency of that module is missing: its own message says which
+        raise NotAvailableError(
+            f"executor.{name} is part of executorlib's interface but not implemented in pytest-executorlib "
+            f"{__version__} yet; SingleNodeExecutor is (or use executorlib.{name})"
+        ) from None
+    value = getattr(imported, name)
     globals()[name] = value
     return value
 

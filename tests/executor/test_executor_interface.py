@@ -307,3 +307,15 @@ def test_submit_from_many_threads(make_executor) -> None:
         thread.join(25)
     assert all(not thread.is_alive() for thread in threads), "a call submitted from a thread never finished"
     assert results == {n * 1000: [n * 1000 + i for i in range(20)] for n in range(4)}
+
+
+@pytest.mark.parametrize("name", ["SlurmJobExecutor", "SlurmClusterExecutor", "FluxJobExecutor", "FluxClusterExecutor"])
+def test_cluster_executors_not_implemented_yet_say_so_at_import(name: str) -> None:
+    import executor
+
+    try:
+        getattr(executor, name)
+    except ImportError as error:
+        assert name in str(error) and "not implemented" in str(error) and "SingleNodeExecutor" in str(error)
+    else:  # implemented by now: it must at least be an executor class
+        assert issubclass(getattr(executor, name), executor.BaseExecutor)
