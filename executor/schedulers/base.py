@@ -100,8 +100,7 @@ class Scheduler:
         self._closing = False
         self._stopping = False
         self._finished = threading.Event()
-        self._broken: BaseException | None = None
-        self._broken_error: RuntimeError | None = None
+        self._broken_error: RuntimeError | None = None  # set if the loop itself failed
         self._thread = threading.Thread(target=self._run, name=f"executor-{self.name}", daemon=True)
         self._thread.start()
 
@@ -194,7 +193,6 @@ class Scheduler:
                 if self._closing and self._ready_to_stop():
                     break
         except BaseException as error:  # a bug in here must not leave futures pending forever
-            self._broken = error
             self._broken_error = RuntimeError(f"the executor's scheduler thread failed: {error!r}")
             self._fail_everything(self._broken_error)
             raise

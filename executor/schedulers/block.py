@@ -103,7 +103,9 @@ class BlockScheduler(Scheduler):
             return
         # Two passes over the workers, fewest calls held first: one call to each idle worker, so idle workers
         # get work before busy ones get a backlog; then top every worker up to its prefetch, one batch each.
-        workers = [w for w in self._by_id.values() if w.connected and not w.stopping and len(w.inflight) < w.prefetch]
+        workers = [
+            w for w in self._by_id.values() if w.connected and not (w.stopping or w.dead) and len(w.inflight) < w.prefetch
+        ]
         workers.sort(key=lambda w: len(w.inflight))
         batches: dict[Worker, list[Task]] = {}
         pop = heapq.heappop
