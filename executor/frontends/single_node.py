@@ -147,6 +147,7 @@ class SingleNodeExecutor(BaseExecutor):
         limits = LocalLimits()
         policy = ResourcePolicy(resources, Limits(type(self).__name__, capacity, block_allocation, limits))
         spawner = functools.partial(ForkServerSpawner, coverage=worker_coverage)
+        mpi_spawner = functools.partial(mpiexec.MpiExecSpawner, coverage=worker_coverage)
         if block_allocation:
             workers = (max_cores // policy.default_cost) if max_cores else (max_workers or available_cores() // policy.default_cost)
             if workers < 1:
@@ -173,7 +174,7 @@ class SingleNodeExecutor(BaseExecutor):
                 restart_limit,
                 ranks=policy.defaults["cores"],
                 oversubscribe=policy.defaults["openmpi_oversubscribe"],
-                mpi_spawner_factory=functools.partial(mpiexec.MpiExecSpawner, coverage=worker_coverage),
+                mpi_spawner_factory=mpi_spawner,
             )
         else:
             workers = capacity
@@ -183,7 +184,7 @@ class SingleNodeExecutor(BaseExecutor):
                 lambda task: worker_environment(task.resources),
                 worker_environment(policy.defaults),
                 devices=lambda: limits.devices,
-                mpi_spawner_factory=functools.partial(mpiexec.MpiExecSpawner, coverage=worker_coverage),
+                mpi_spawner_factory=mpi_spawner,
             )
         info = {
             "max_workers": workers,
@@ -196,9 +197,14 @@ class SingleNodeExecutor(BaseExecutor):
             "refresh_rate": refresh_rate,
             **policy.defaults,
         }
-        super().__init__(
-            scheduler, policy, disable_dependencies=disable_dependencies, info=info, cache_directory=cache_directory
-        )
+        try:
+            super().__init__(
+                scheduler, policy, disable_dependencies=disable_dependencies, info=info, cache_directory=cache_directory
+            )
+        except BaseException:  # e.g. a cache directory without h5py: no worker process may outlive this error
+            scheduler.shutdown(cancel_futures=True)
+            scheduler.join()
+            raise
         self._block = block_allocation
 
     @staticmethod

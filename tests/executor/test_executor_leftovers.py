@@ -101,3 +101,17 @@ def test_shutdown_while_a_block_worker_restarts_is_prompt(tmp_path) -> None:
         start = time.monotonic()
         ex.shutdown(wait=True)  # the replacement worker may still be starting
         assert time.monotonic() - start < 2.0
+
+
+@pytest.mark.timeout(30)
+def test_a_constructor_that_fails_leaves_no_process(monkeypatch) -> None:
+    import executor.cache as cache_package
+
+    def no_h5py(directory):
+        raise ImportError("h5py is missing: pip install 'pytest-executorlib[cache]'")
+
+    monkeypatch.setattr(cache_package, "ResultCache", no_h5py)
+    before = xprocs.children()
+    with pytest.raises(ImportError, match=r"\[cache\]"):
+        SingleNodeExecutor(cache_directory="somewhere")
+    assert xprocs.eventually(lambda: not xprocs.children() - before, 5.0), xprocs.children() - before
