@@ -144,39 +144,17 @@ def main() -> None:
             args.rounds,
         )
         table("construction to first result", "ms", first)
-        calls = interleave(
-            {
-                "without coverage": lambda: per_call_throughput(m, False, args.calls),
-                "with coverage": lambda: per_call_throughput(m, True, args.calls),
-            },
-            args.rounds,
-        )
-        table("one process per call", "calls/s", calls, "without coverage")
-        inside = interleave(
-            {
-                "without coverage": lambda: in_worker(m, False, args.loop),
-                "with coverage": lambda: in_worker(m, True, args.loop),
-            },
-            args.rounds,
-        )
-        table("trivial function called inside a block worker", "ns", inside, "without coverage")
-        tasks = interleave(
-            {
-                "without coverage": lambda: task_in_worker(m, False, args.loop),
-                "with coverage": lambda: task_in_worker(m, True, args.loop),
-            },
-            args.rounds,
-        )
-        table("trivial task run by a block worker (unpickle, call, pickle)", "µs", tasks, "without coverage")
-        trips = interleave(
-            {
-                "without coverage": lambda: round_trip(m, False, args.trips),
-                "with coverage": lambda: round_trip(m, True, args.trips),
-            },
-            args.rounds,
-        )
-        table("trivial call round trip, block worker", "µs", trips, "without coverage")
-
+        for title, unit, measure, n in (
+            ("one process per call", "calls/s", per_call_throughput, args.calls),
+            ("trivial function called inside a block worker", "ns", in_worker, args.loop),
+            ("trivial task run by a block worker (unpickle, call, pickle)", "µs", task_in_worker, args.loop),
+            ("trivial call round trip, block worker", "µs", round_trip, args.trips),
+        ):
+            cases = {
+                "without coverage": lambda f=measure, n=n: f(m, False, n),
+                "with coverage": lambda f=measure, n=n: f(m, True, n),
+            }
+            table(title, unit, interleave(cases, args.rounds), "without coverage")
 
 if __name__ == "__main__":
     main()
