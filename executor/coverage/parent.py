@@ -137,6 +137,10 @@ def _leave_combinable_copy_at_exit(cov: object, main: str) -> None:
     import socket
 
     def leave_copy() -> None:
+        # ``coverage run`` has stopped and saved by now (its CLI does so before atexit handlers run), so the
+        # data file exists; a program that measured into a directory it has removed since gets no copy.
+        if not os.path.isdir(os.path.dirname(main)):
+            return
         try:
             from coverage import CoverageData
 
@@ -145,7 +149,10 @@ def _leave_combinable_copy_at_exit(cov: object, main: str) -> None:
             copy.update(data)
             copy.write()
         except Exception as error:  # never fail the interpreter's exit over this
-            warn_once(f"could not leave a combinable copy of the coverage data: {error!r}")
+            warnings.warn(
+                WorkerCoverageWarning(f"could not leave a combinable copy of the coverage data: {error!r}"),
+                stacklevel=1,
+            )
 
     atexit.register(leave_copy)
 
