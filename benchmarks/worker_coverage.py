@@ -17,6 +17,7 @@ construction only, so its workers are measured while the benchmark's own timing 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 import glob
 import os
 import sys
@@ -96,20 +97,21 @@ def per_call_throughput(m: Measured, measured: bool, calls: int) -> float:
     return rate
 
 
-def in_worker(m: Measured, measured: bool, loop: int) -> float:
-    with m.make(measured, max_workers=1, block_allocation=True) as ex:
-        ex.submit(time_inc, 100).result()
-        seconds = ex.submit(time_inc, loop).result()
-    m.clean()
-    return seconds * 1e9
+def timed_in_worker(timer: Callable[[int], float], scale: float) -> Callable[[Measured, bool, int], float]:
+    """A case that runs ``timer(loop)`` (which times itself) inside a warmed-up block worker, in ``scale`` units."""
+
+    def case(m: Measured, measured: bool, loop: int) -> float:
+        with m.make(measured, max_workers=1, block_allocation=True) as ex:
+            ex.submit(timer, 100).result()
+            seconds = ex.submit(timer, loop).result()
+        m.clean()
+        return seconds * scale
+
+    return case
 
 
-def task_in_worker(m: Measured, measured: bool, loop: int) -> float:
-    with m.make(measured, max_workers=1, block_allocation=True) as ex:
-        ex.submit(time_task, 100).result()
-        seconds = ex.submit(time_task, loop).result()
-    m.clean()
-    return seconds * 1e6
+in_worker = timed_in_worker(time_inc, 1e9)  # ns per call of a trivial function
+task_in_worker = timed_in_worker(time_task, 1e6)  # µs per unpickle + call + pickle
 
 
 def round_trip(m: Measured, measured: bool, calls: int) -> float:
