@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
 from typing import Any
 
-from executor import telemetry
+from executor import graph, telemetry
 from executor.schedulers.base import Scheduler, fail
 from executor.tasks import dependencies
 from executor.tasks.batched import batched
@@ -60,7 +60,13 @@ class BaseExecutor(Executor):
         disable_dependencies: bool,
         info: dict[str, Any],
         cache_directory: str | os.PathLike[str] | None = None,
+        plot_dependency_graph: bool = False,
+        plot_dependency_graph_filename: str | None = None,
+        export_workflow_filename: str | None = None,
     ) -> None:
+        # Plot mode (nothing runs, the graph is drawn at shutdown) or None; errors here, at construction.
+        self._graph = graph.plot_mode(plot_dependency_graph, plot_dependency_graph_filename, export_workflow_filename, disable_dependencies)
+        self._calls = graph.current()  # pytest --xlib-graph: record calls, states and durations (else None)
         self._scheduler = scheduler
         self._cache_directory = cache_directory
         self._caches: dict[str, Any] = {}
@@ -89,6 +95,8 @@ class BaseExecutor(Executor):
             )
         resources = self._policy.for_call(resource_dict)
         resources = self._prepare(resources)
+        if self._graph is not None:
+            return self._graph.submit(fn, args, kwargs)
         inputs = dependencies.find_futures(kwargs, dependencies.find_futures(args, []))
         if inputs and self._disable_dependencies:
             raise ValueError(
@@ -96,6 +104,8 @@ class BaseExecutor(Executor):
                 f"got {len(inputs)} Future(s) in the arguments of {_name(fn)}()"
             )
         future: Future[Any] = Future()
+        if self._calls is not None:
+            self._calls.add(future, fn, args, kwargs)
         if inputs and not all(f.done() for f in inputs):
             # Pickle now with the inputs left out, so an unpicklable function or argument fails here, in the
             # caller's line, not later in a callback (the inputs' results are checked when they arrive).
@@ -143,6 +153,8 @@ class BaseExecutor(Executor):
             key = cache.key(fn, args, kwargs, resources.get("cache_key"))
             hit, value = cache.lookup(key)
             if hit:
+                if self._calls is not None:
+                    self._calls.cache_hit(future)
                 future.set_result(value)
                 telemetry.record("cache_hits")
                 return future
@@ -216,6 +228,8 @@ class BaseExecutor(Executor):
             self._scheduler.shutdown(cancel_futures)
         if wait:
             self._scheduler.join()
+        if self._graph is not None:
+            self._graph.finish()
 
     def __exit__(self, *exc_info: Any) -> None:
         self.shutdown(wait=True)
