@@ -14,7 +14,7 @@ recording mode adds the call's state and duration and colours the node by state.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import os
 import shutil
 from typing import Any
@@ -36,11 +36,17 @@ def file_format(filename: str | os.PathLike[str]) -> str:
     return suffix
 
 
+def _importable(name: str) -> bool:
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        return False
+    return True
+
+
 def check(fmt: str, notebook: bool = False) -> None:
     """Raise ``ImportError`` / ``RuntimeError`` now if drawing in ``fmt`` will not be possible."""
-    missing = [name for name in ("networkx", "pydot") if importlib.util.find_spec(name) is None]
-    if notebook and importlib.util.find_spec("IPython") is None:
-        missing.append("IPython")
+    missing = [name for name in ("networkx", "pydot", *(("IPython",) if notebook else ())) if not _importable(name)]
     if missing:
         extra = "graphnotebook" if "IPython" in missing else "graph"
         raise ImportError(
@@ -102,25 +108,22 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def to_dot(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> str:
-    """The graph in the DOT language (through networkx and pydot)."""
+def to_pydot(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> Any:
+    """The graph as a ``pydot.Dot`` (through networkx), every attribute quoted."""
     import networkx as nx
 
     graph = to_networkx(nodes, edges)
     for data in [*(d for _, d in graph.nodes(data=True)), *(d for *_, d in graph.edges(data=True))]:
         for key, value in data.items():  # pydot leaves quoting of arbitrary text to the caller
             data[key] = _quote(str(value))
-    return str(nx.nx_pydot.to_pydot(graph).to_string())
+    return nx.nx_pydot.to_pydot(graph)
 
 
 def render(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], fmt: str) -> bytes:
     """The drawing as bytes: DOT text for ``"dot"``, else laid out by Graphviz's ``dot`` program."""
-    text = to_dot(nodes, edges)
+    graph = to_pydot(nodes, edges)
     if fmt == "dot":
-        return text.encode()
-    import pydot
-
-    (graph,) = pydot.graph_from_dot_data(text)
+        return str(graph.to_string()).encode()
     data: bytes = graph.create(prog="dot", format=fmt)
     return data
 

@@ -10,7 +10,9 @@ parameter by parameter (names from ``inspect.signature(fn).bind``), the nodes of
 - a selection (``get_item_from_future`` / ``split_future``) becomes an edge from the selected call's node,
   with ``start_label`` = the key or index and ``end_label`` = the parameter;
 - a list or tuple holding futures becomes a ``python_workflow_definition.shared.get_list`` function node fed by
-  the futures (ports ``"0"``, ``"1"``, ...), a dict holding futures a ``get_dict`` node fed by every value.
+  every element (ports ``"0"``, ``"1"``, ...), a dict holding futures a ``get_dict`` node fed by every value.
+  (executorlib feeds a list node with its futures only, so literals next to futures are lost from the
+  exported workflow; this is the one place where our file differs from executorlib's, which is then wrong.)
 
 Edges are dicts ``{"start", "end", "label"}`` (+ ``start_label`` / ``end_label`` for selections).  The
 recording mode adds ``state``, ``duration`` and ``error`` to function nodes.  Everything here is plain Python:
@@ -149,9 +151,8 @@ class _Builder:
                 self.edges.append({"start": self._source_node(value), "end": target, "label": label})
         elif isinstance(value, (list, tuple)) and _has_future(value):
             node_id = self._helper(str([v if not _has_future(v) else "$" for v in value]), GET_LIST, target, label)
-            for i, item in enumerate(value):
-                if _has_future(item):
-                    self.add(item, node_id, str(i))
+            for i, item in enumerate(value):  # executorlib feeds the futures only, and loses the literals
+                self.add(item, node_id, str(i))
         elif isinstance(value, dict) and _has_future(value):
             node_id = self._helper(str({k: v if not _has_future(v) else "$" for k, v in value.items()}), GET_DICT, target, label)
             for key, item in value.items():
