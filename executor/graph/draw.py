@@ -77,13 +77,17 @@ def short_label(value: Any) -> str:
     return text[:21] + "..." if len(text) > 20 else text
 
 
+def _seconds(duration: float) -> str:
+    return f"{duration * 1000:.3g} ms" if duration < 1 else f"{duration:.3g} s"
+
+
 def _node_label(node: dict[str, Any]) -> str:
     if node["type"] == "input":
         return short_label(node["value"])
     label = str(node["name"])
     if "state" in node:
         duration = node.get("duration")
-        label += f"\n{node['state']}" + ("" if duration is None else f" {duration:.3g} s")
+        label += f"\n{node['state']}" + ("" if duration is None else f" {_seconds(duration)}")
     return label
 
 
