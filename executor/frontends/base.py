@@ -50,7 +50,11 @@ def _shutdown_at_exit() -> None:
 
 
 class BaseExecutor(Executor):
-    """Shared front end of all executors (``submit``, ``map``, ``shutdown``, ``batched``, properties)."""
+    """Shared front end of all executors (``submit``, ``map``, ``shutdown``, ``batched``, properties).
+
+    Subclasses pass executorlib's ``plot_dependency_graph``, ``plot_dependency_graph_filename`` and
+    ``export_workflow_filename`` on to this constructor (plot mode: see ``executor.graph``).
+    """
 
     def __init__(
         self,

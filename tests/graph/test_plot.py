@@ -149,3 +149,11 @@ def test_graph_is_drawn_by_shutdown_without_with(tmp_path: Path) -> None:
     assert not (tmp_path / "g.dot").exists()
     ex.shutdown(wait=False)
     assert (tmp_path / "g.dot").exists()
+
+
+def test_batched_and_map_in_plot_mode_resolve_without_running(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    with executor.SingleNodeExecutor(export_workflow_filename=str(tmp_path / "wf.json")) as ex:
+        futures = [ex.submit(calls.touch, str(marker)) for _ in range(3)]
+        assert [b.result(timeout=5) for b in ex.batched(futures, 2)] == [[None, None], [None]]
+    assert not marker.exists()
