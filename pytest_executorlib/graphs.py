@@ -13,7 +13,6 @@ Without the option nothing here runs and the executors hold no log.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -27,12 +26,12 @@ def directory(config: pytest.Config, value: str | bool) -> str | None:
     """The absolute output directory of ``--xlib-graph`` (``None``: off); a usage error without the extra."""
     if not value or not isinstance(value, str):
         return None
-    missing = [name for name in ("networkx", "pydot") if importlib.util.find_spec(name) is None]
-    if missing:
-        raise pytest.UsageError(
-            f"--xlib-graph draws graphs with {' and '.join(missing)}, which are not installed: "
-            "pip install 'pytest-executorlib[graph]'"
-        )
+    from executor.graph.draw import check
+
+    try:
+        check("dot")  # the .dot drawing needs networkx and pydot; the .svg is added only where Graphviz is
+    except ImportError as error:
+        raise pytest.UsageError(f"--xlib-graph: {error}") from None
     return os.path.join(str(config.invocation_params.dir), os.path.expanduser(value))
 
 

@@ -61,3 +61,11 @@ def test_env_variable_sets_the_directory_and_default_is_off(pytester: pytest.Pyt
     monkeypatch.setenv("XLIB_GRAPH", "from-env")
     run().assert_outcomes(passed=3)
     assert len(list((pytester.path / "from-env").glob("*.json"))) == 2
+
+
+def test_missing_graph_extra_is_a_usage_error_naming_it(pytester: pytest.Pytester, run) -> None:
+    pytester.makeconftest("import sys\nsys.modules['pydot'] = None  # as if the graph extra were not installed\n")
+    pytester.makepyfile(test_flow=_TESTS)
+    result = run("--xlib-graph=graphs")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--xlib-graph: drawing the dependency graph needs pydot: pip install 'pytest-executorlib[[]graph[]]'*"])
