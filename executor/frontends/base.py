@@ -71,6 +71,8 @@ class BaseExecutor(Executor):
         # Plot mode (nothing runs, the graph is drawn at shutdown) or None; errors here, at construction.
         self._graph = graph.plot_mode(plot_dependency_graph, plot_dependency_graph_filename, export_workflow_filename, disable_dependencies)
         self._calls = graph.current()  # pytest --xlib-graph: record calls, states and durations (else None)
+        if self._graph is not None:  # plot mode runs nothing: stop the workers the subclass may have started
+            scheduler.shutdown(cancel_futures=True)
         self._scheduler = scheduler
         self._cache_directory = cache_directory
         self._caches: dict[str, Any] = {}
@@ -88,7 +90,7 @@ class BaseExecutor(Executor):
     # ---- submission -------------------------------------------------------------------------------------
     def submit(self, fn: Callable[..., Any], /, *args: Any, resource_dict: dict[str, Any] | None = None, **kwargs: Any) -> Future[Any]:
         """Schedule ``fn(*args, **kwargs)`` and return its Future (see ``resource_dict`` keys in the docs)."""
-        if self._closed or not self._scheduler.accepting:
+        if self._closed or (self._graph is None and not self._scheduler.accepting):
             raise RuntimeError("cannot schedule new futures after shutdown")
         if not callable(fn):
             raise TypeError(f"submit() needs a callable as its first argument, got {fn!r}")

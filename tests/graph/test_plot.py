@@ -157,3 +157,4 @@ def test_batched_and_map_in_plot_mode_resolve_without_running(tmp_path: Path) ->
         futures = [ex.submit(calls.touch, str(marker)) for _ in range(3)]
         assert [b.result(timeout=5) for b in ex.batched(futures, 2)] == [[None, None], [None]]
     assert not marker.exists()
+
