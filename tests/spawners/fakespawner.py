@@ -39,6 +39,7 @@ class FakeSpawner:
         self.queued = queued
         self.spawned: list[WorkerSpec] = []
         self.peak = 0
+        self.address = address  # the channel address it was given
         self._address = address
         self._key = key
         self._events: deque[Event] = deque()

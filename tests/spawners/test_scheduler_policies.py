@@ -141,3 +141,13 @@ def test_the_loop_ends_without_leaving_a_worker_thread(built) -> None:
     ex.shutdown(wait=True)
     assert launch.spawner_.alive == 0
     assert not any(t.name == "fake-worker" and t.is_alive() for t in threading.enumerate())
+
+
+def test_remote_workers_get_a_channel_they_reach_through_the_host_name(built) -> None:
+    import socket
+
+    launch = FakeLaunch()
+    launch.remote_workers, launch.hostname_localhost = True, False  # as an srun launch policy across nodes
+    ex = block(built, launch, workers=1)
+    assert ex.submit(abs, -4).result(timeout=WAIT) == 4
+    assert launch.spawner_.address.startswith(f"tcp://{socket.gethostname()}:")
