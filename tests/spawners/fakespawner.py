@@ -169,14 +169,16 @@ class FakeSpawner:
 
 
 class FakeLaunch:
-    """A launch policy whose workers are all fake; ``spawner`` is created on first use."""
+    """A launch policy whose workers are all fake (or all started by ``factory(address, key)``); the spawner is
+    created on first use and kept in ``spawner_``."""
 
     remote_workers = False
     hostname_localhost = True
 
-    def __init__(self, **spawner_options: Any) -> None:
+    def __init__(self, factory: Any = None, **spawner_options: Any) -> None:
+        self._factory = factory or FakeSpawner
         self._options = spawner_options
-        self.spawner_: FakeSpawner | None = None
+        self.spawner_: Any = None
 
     def unsupported(self, resources: Mapping[str, Any]) -> str | None:
         return None
@@ -187,7 +189,7 @@ class FakeLaunch:
     def devices(self) -> list[str]:
         return []
 
-    def spawner(self, resources: Mapping[str, Any], address: str, key: bytes) -> FakeSpawner:
+    def spawner(self, resources: Mapping[str, Any], address: str, key: bytes) -> Any:
         if self.spawner_ is None:
-            self.spawner_ = FakeSpawner(address, key, **self._options)
+            self.spawner_ = self._factory(address, key, **self._options)
         return self.spawner_

@@ -107,6 +107,23 @@ def test_started_comes_when_the_launcher_says_the_resources_are_allocated(channe
     assert [type(e).__name__ for e in events][-1] == "Started"
 
 
+def test_a_call_whose_launcher_refuses_fails_quoting_the_launcher(capfd) -> None:
+    from fakespawner import FakeLaunch
+
+    from executor.errors import ExecutorlibSocketError, WorkerStartError
+    from executor.frontends.base import BaseExecutor
+    from executor.schedulers.per_call import PerCallScheduler
+    from executor.tasks.resources import Limits, ResourcePolicy
+
+    launch = FakeLaunch(FailingLauncher)
+    policy = ResourcePolicy(None, Limits("FakeExecutor", 1, False, launch))
+    with BaseExecutor(PerCallScheduler(launch, 1, policy.defaults, spares=0), policy, disable_dependencies=False, info={}) as ex:
+        with pytest.raises(ExecutorlibSocketError) as caught:
+            ex.submit(abs, -1).result(timeout=WAIT)
+    assert not isinstance(caught.value, WorkerStartError) or "keep failing" in str(caught.value)
+    assert "exited with code 1; its launcher said: srun: error: Invalid partition name specified" in str(caught.value)
+
+
 @pytest.mark.skipif(mpiexec_path() is None, reason="no mpiexec (pip install 'pytest-executorlib[mpi]')")
 def test_a_one_rank_launched_worker_does_not_need_mpi4py(channel, tmp_path, monkeypatch) -> None:
     broken = tmp_path / "mpi4py"
