@@ -9,7 +9,7 @@ policy sees (HELLO, RESULT, INITERR, exits) is what it sees with processes; only
   by that signal; a call that raises ``SystemExit(n)`` ends its worker with code ``n``;
 - ``queued=True``: workers wait "in a queue" (Spawned, no Started) until ``release()``; ``start_timeout`` is
   then what bounds that wait, as for a batch launcher;
-- ``spawned`` lists every ``WorkerSpec`` received, ``peak`` the most workers alive at once.
+- ``spawned`` lists every ``WorkerSpec`` received, ``alive`` counts the workers still running.
 
 ``FakeLaunch`` is a ``LaunchPolicy`` whose workers are all fake (any resources accepted).
 """
@@ -38,7 +38,6 @@ class FakeSpawner:
         self.start_timeout = start_timeout
         self.queued = queued
         self.spawned: list[WorkerSpec] = []
-        self.peak = 0
         self.address = address  # the channel address it was given
         self._address = address
         self._key = key
@@ -121,7 +120,6 @@ class FakeSpawner:
         self._threads[spec.identity] = thread
         self._emit(Started(spec.identity))
         thread.start()
-        self.peak = max(self.peak, self.alive)
 
     def _connect(self, identity: bytes):  # type: ignore[no-untyped-def]
         def connect(address: str, ident: bytes, timeout: float) -> Dealer:

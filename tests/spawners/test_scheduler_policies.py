@@ -66,7 +66,8 @@ def test_per_call_runs_at_most_capacity_calls_at_once(built) -> None:
         future.result(timeout=WAIT)
     assert spawncalls.most_running <= 2
     assert launch.spawner_ is not None and len(launch.spawner_.spawned) == 6, "one fresh worker per call"
-    assert launch.spawner_.peak <= 2
+    # (a worker's slot is free once its result is in; the worker itself exits just after, so the number of
+    # workers alive may briefly exceed the capacity: only running calls are bounded)
 
 
 def test_per_call_starts_queued_calls_by_priority(built) -> None:
