@@ -15,6 +15,7 @@ either is killed and reported with the reason and what its launcher said.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import signal
@@ -186,11 +187,11 @@ class WorkerPool:
             elif isinstance(event, Started):
                 if not worker.started:
                     worker.started = True
-                    self.loop.after(CONNECT_TIMEOUT, lambda w=worker: self._check_connected(w))
+                    self.loop.after(CONNECT_TIMEOUT, functools.partial(self._check_connected, worker))
             elif isinstance(event, Exited):
                 worker.dead = True
                 if worker.inflight:
-                    self.loop.after(EXIT_GRACE, lambda w=worker, e=event: self._after_exit(w, e))
+                    self.loop.after(EXIT_GRACE, functools.partial(self._after_exit, worker, event))
                 else:
                     self._after_exit(worker, event)
 
