@@ -16,7 +16,7 @@ def mpiexec_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """Put the virtualenv's bin/ (where the mpich wheel installs mpiexec) on PATH for the inner runs."""
     monkeypatch.setenv("PATH", VENV_BIN + os.pathsep + os.environ.get("PATH", ""))
     if shutil.which("mpiexec") is None:
-        pytest.fail("this test environment needs mpiexec (pip install pytest-executorlib[mpi])")
+        pytest.fail("this test environment needs mpiexec (pip install 'pytest-executorlib[mpi]')")
 
 
 MARKED = """
