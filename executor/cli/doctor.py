@@ -1,7 +1,10 @@
-"""``python -m executor doctor``: check this machine for the problems executorlib's troubleshooting page lists.
+"""``xlib doctor``: check this machine for the problems executorlib's troubleshooting page lists.
 
-Each check prints ``ok``, ``warn`` or ``FAIL`` with what was found and, when something is wrong, what to do.
-The exit status is 1 if a check failed (e.g. workers cannot be reached), else 0.
+Each check prints ``ok``, ``warn``, ``FAIL`` or ``n/a`` (a feature this version does not have) with what was
+found and, when something is wrong, what to do.  The exit status is 1 if a check failed (e.g. workers cannot
+be reached), else 0.  A check reports what it tried, never what merely looks installed: the queue check, for
+instance, names only the cluster executors this version implements.  :data:`DESCRIPTION` is the same text
+for ``--help``, without markup.
 """
 
 from __future__ import annotations
@@ -14,7 +17,17 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from executor.errors import install_hint
+
 Check = Callable[[], tuple[str, str]]
+
+DESCRIPTION = (
+    "Check this machine for the problems listed on executorlib's troubleshooting page. Each check prints ok, "
+    "warn, FAIL or n/a (a feature this version does not have) with what was found and, when something is "
+    "wrong, what to do. The exit status is 1 if a check failed (e.g. workers cannot be reached), else 0."
+)
+#: The executors that submit calls to a batch queue through pysqa.
+CLUSTER_EXECUTORS = ("SlurmClusterExecutor", "FluxClusterExecutor")
 
 
 def _workers() -> tuple[str, str]:
@@ -57,10 +70,30 @@ def _mpi() -> tuple[str, str]:
 def _extra(module: str, extra: str, purpose: str) -> Check:
     def check() -> tuple[str, str]:
         if importlib.util.find_spec(module) is None:
-            return "warn", f"{purpose} unavailable: pip install 'pytest-executorlib[{extra}]'"
+            return "warn", f"{purpose} unavailable: {install_hint(extra)}"
         return "ok", f"{purpose} available ({module} installed)"
 
     return check
+
+
+def _queues() -> tuple[str, str]:
+    """Queue submission works when a cluster executor is implemented and pysqa is installed."""
+    import executor
+
+    implemented = []
+    for name in CLUSTER_EXECUTORS:
+        try:
+            getattr(executor, name)
+        except (executor.NotAvailableError, AttributeError):
+            continue
+        except ImportError:  # implemented, but a dependency (pysqa) is missing: said below
+            pass
+        implemented.append(name)
+    if not implemented:
+        return "n/a", f"no queue submission in this version ({', '.join(CLUSTER_EXECUTORS)} not implemented yet)"
+    if importlib.util.find_spec("pysqa") is None:
+        return "warn", f"queue submission ({', '.join(implemented)}) needs pysqa: {install_hint('cluster')}"
+    return "ok", f"queue submission through pysqa available: {', '.join(implemented)}"
 
 
 def _coverage() -> tuple[str, str]:
@@ -80,13 +113,13 @@ def _stray_caches(root: str) -> Check:
             return "ok", f"no cache directories under {root}"
         names = ", ".join(os.path.relpath(c.path, root) for c in found[:5])
         more = f" and {len(found) - 5} more" if len(found) > 5 else ""
-        return "warn", f"{len(found)} cache director(ies) under {root}: {names}{more}; see: python -m executor cache find"
+        return "warn", f"{len(found)} cache director(ies) under {root}: {names}{more}; see: xlib cache find"
 
     return check
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = commands.add_parser("doctor", help="check this machine for common problems", description=__doc__)
+    parser = commands.add_parser("doctor", help="check this machine for common problems", description=DESCRIPTION)
     parser.add_argument("root", nargs="?", default=".", help="tree to search for forgotten cache directories")
 
 
@@ -96,7 +129,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         ("cores", _cores),
         ("mpi", _mpi),
         ("cache", _extra("h5py", "cache", "the HDF5 result cache")),
-        ("queues", _extra("pysqa", "cluster", "SLURM/flux queue submission (pysqa)")),
+        ("queues", _queues),
         ("coverage", _coverage),
         ("leftovers", _stray_caches(os.path.abspath(args.root))),
     ]
