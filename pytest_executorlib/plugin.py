@@ -5,14 +5,19 @@ Life of a session::
     pytest_addoption      options.add_options: the xlib option group and ini keys
     pytest_configure      resolve settings (CLI > env > ini), check backend + implementation (usage errors),
                           register markers, enter the backend's session set-up, set XLIB_WORKER_COVERAGE
-    pytest_report_header  each setting with the source that won
+    pytest_report_header  each setting with the source that won (only if one was given, or with -v)
     collection            markers.skip_reason -> skip marks
-    per test              cleanup.begin_test ... fixtures register their cache dirs ... cleanup.finish
+    per test              note whether it uses the plugin's fixtures or markers;
+                          cleanup.begin_test ... fixtures register their cache dirs ... cleanup.finish
     pytest_runtestloop    (innermost wrapper) close executors left open, before pytest-cov combines
     pytest_sessionfinish  sweep cache dirs found outside tests; xdist worker -> workeroutput;
-                          --xlib-strict-cache -> exit status 1
-    pytest_terminal_summary  the "xlib" section
+                          --xlib-strict-cache -> exit status 1 and an error in pytest's final line
+    pytest_terminal_summary  the "xlib" section (only if the header was shown or the plugin did something)
     pytest_unconfigure    leave the backend's session, restore the environment
+
+Quiet until used: installed in a project that never uses it, the plugin prints nothing.  It speaks when a
+setting was given (command line, environment or ini: the header names it), with ``-v``, or (summary only)
+when a test used its fixtures or markers or a cache directory was removed.
 
 Under pytest-xdist every worker runs all of this for its own tests; the controller only adds up the
 workers' tallies (``pytest_testnodedown``) and removes what they deferred to it.
@@ -30,7 +35,7 @@ from typing import Any
 
 import pytest
 
-from pytest_executorlib import backends, cleanup, markers, options
+from pytest_executorlib import api, backends, cleanup, markers, options
 from pytest_executorlib.fixtures import (  # noqa: F401 - fixtures are found by name on this module
     call_failed_key,
     executor,
@@ -73,10 +78,10 @@ def _is_xdist_controller(config: pytest.Config) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     markers.register(config)
     settings = options.resolve(config)
-    backend = backends.get_backend(str(settings.backend.value))
-    backends.check_available(backend)
+    backend = backends.get_backend(str(settings.backend.value), settings.backend.given)
+    backends.check_available(backend, settings.backend.given)
     impl = str(settings.impl.value)
-    backends.check_implementation(impl)
+    backends.check_implementation(impl, settings.impl.given)
     telemetry = _telemetry() if impl == "reference" else None
     cwd = os.getcwd()
     state = SessionState(
@@ -94,7 +99,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[session_key] = state
     stack = contextlib.ExitStack()
     config.stash[_backend_session_key] = stack
-    stack.enter_context(backends.backend_session(backend, config))
+    stack.enter_context(backends.backend_session(backend, config, settings.backend.given))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -114,7 +119,14 @@ def _yes_no(value: str | bool) -> str:
     return ("yes" if value else "no") if isinstance(value, bool) else value
 
 
+def _speaks_from_start(config: pytest.Config) -> bool:
+    """Header wanted: a setting was given (command line, environment, ini) or the run is verbose."""
+    return get_state(config).settings.any_explicit() or config.get_verbosity() > 0
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
+    if not _speaks_from_start(config):
+        return []
     s = get_state(config).settings
     impl = str(s.impl.value)
     package = backends.IMPLEMENTATIONS[impl]
@@ -187,9 +199,18 @@ def _basetemp(config: pytest.Config) -> str:
         return ""
 
 
+def _uses_plugin(item: pytest.Item) -> bool:
+    """True if the test asks for one of the plugin's fixtures or carries one of its markers."""
+    if not api.FIXTURES.keys().isdisjoint(getattr(item, "fixturenames", ())):
+        return True
+    return any(item.get_closest_marker(name) is not None for name in markers.MARKERS)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, Any, Any]:
     state = get_state(item.config)
+    if not state.tally.plugin_used and _uses_plugin(item):
+        state.tally.plugin_used = True
     caches = item.stash[cache_window_key] = cleanup.begin_test()
     try:
         return (yield)
@@ -278,8 +299,36 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitC
         _count_telemetry(state)
     if state.is_xdist_worker:
         config.workeroutput[_WORKEROUTPUT_KEY] = state.tally.to_dict()  # type: ignore[attr-defined]
-    elif state.settings.strict_cache.value and state.tally.unmanaged and session.exitstatus == 0:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    elif state.settings.strict_cache.value and state.tally.unmanaged:
+        if session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        _report_strict_cache_error(config, state)
+
+
+def _report_strict_cache_error(config: pytest.Config, state: SessionState) -> None:
+    """Put the strict-cache failure into pytest's own error count, so the final line says "1 error" in red.
+
+    The terminal reporter counts the reports in its ``stats`` (its documented role for plugins reporting their
+    own outcomes); this report is listed under ERRORS and in the short test summary like a test's error.
+    """
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    strict = state.settings.strict_cache
+    count = len(state.tally.unmanaged)
+    message = (
+        f"{strict.given}: {count} cache director{'y was' if count == 1 else 'ies were'} created outside the "
+        "xlib fixtures (listed in the xlib summary)"
+    )
+    report = pytest.TestReport(
+        nodeid=f"xlib ({strict.given})",
+        location=("xlib", None, f"the test session ({strict.given})"),
+        keywords={},
+        outcome="failed",
+        longrepr=message + "\nCreate cache directories with the xlib fixtures or below tmp_path (docs/plugin.md).",
+        when="teardown",
+    )
+    reporter.stats.setdefault("error", []).append(report)
 
 
 def _count(value: int | None) -> str:
@@ -291,29 +340,37 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if state is None or state.is_xdist_worker:
         return
     t: Tally = state.tally
+    if not (_speaks_from_start(config) or t.did_something()):
+        return  # quiet in a project (or a run) that does not use the plugin
     s = state.settings
     tr = terminalreporter
     tr.write_sep("=", "xlib summary")
     impl = str(s.impl.value)
     tr.write_line(
-        f"backend: {state.backend.name}, implementation: {impl} "
-        f"({backends.IMPLEMENTATIONS[impl]} {backends.implementation_version(impl)})"
+        f"backend: {state.backend.name} ({s.backend.source}), implementation: {impl} ({s.impl.source}), "
+        f"{backends.IMPLEMENTATIONS[impl]} {backends.implementation_version(impl)}"
     )
-    tr.write_line(f"calls run: {_count(t.calls_run)}, cache hits: {_count(t.cache_hits)}")
-    tr.write_line(f"workers started: {_count(t.workers_started)}")
-    tr.write_line(f"cache directories removed: {len(t.removed)}")
+    tr.write_line(
+        f"executor calls: {_count(t.calls_run)} run in worker processes, "
+        f"{_count(t.cache_hits)} answered from the cache without running"
+    )
+    tr.write_line(
+        f"worker processes started: {_count(t.workers_started)} "
+        "(one per call, or per block-allocation worker, plus spares started ahead of calls)"
+    )
+    tr.write_line(f"cache directories removed after their test: {len(t.removed)}")
     if t.kept:
-        tr.write_line(f"cache directories kept (--xlib-keep-cache): {len(t.kept)}")
+        tr.write_line(f"cache directories kept ({s.keep_cache.given}): {len(t.kept)}")
         for path in t.kept[:_MAX_LISTED]:
             tr.write_line(f"  {path}")
-    tr.write_line(f"worker coverage files written: {_count(t.coverage_files)}")
+    tr.write_line(f"worker coverage data files written: {_count(t.coverage_files)} (one per measured worker process)")
     if t.calls_run is None:
         tr.write_line(f"(n/a: the {impl} implementation does not report these counters)")
     if t.unmanaged:
         strict = bool(s.strict_cache.value)
         tr.write_line(
             f"cache directories created outside the xlib fixtures: {len(t.unmanaged)}"
-            + (" -- failing the run (--xlib-strict-cache)" if strict else ""),
+            + (f" -- failing the run ({s.strict_cache.given})" if strict else ""),
             red=strict,
             yellow=not strict,
         )
