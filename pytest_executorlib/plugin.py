@@ -146,11 +146,17 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     ]
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> Generator[None, None, None]:
+    """A wrapper, so it runs after every plugin's own implementation (pytest-mpi adds its skips there)."""
+    yield
     state = get_state(config)
     oversubscribe = bool(state.settings.mpi_oversubscribe.value)
+    pytest_mpi = markers.pytest_mpi_loaded(config)
     for item in items:
-        reason = markers.skip_reason(item, state.backend, oversubscribe)
+        if pytest_mpi:
+            markers.undo_pytest_mpi_skip(item)
+        reason = markers.skip_reason(item, state.backend, oversubscribe, pytest_mpi)
         if reason is not None:
             item.add_marker(pytest.mark.skip(reason=reason))
 
@@ -203,7 +209,7 @@ def _uses_plugin(item: pytest.Item) -> bool:
     """True if the test asks for one of the plugin's fixtures or carries one of its markers."""
     if not api.FIXTURES.keys().isdisjoint(getattr(item, "fixturenames", ())):
         return True
-    return any(item.get_closest_marker(name) is not None for name in markers.MARKERS)
+    return markers.uses_markers(item, markers.pytest_mpi_loaded(item.config))
 
 
 @pytest.hookimpl(wrapper=True)

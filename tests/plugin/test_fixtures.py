@@ -205,3 +205,20 @@ def test_docs_worked_example(pytester: pytest.Pytester, run, monkeypatch: pytest
         result.stdout.fnmatch_lines(
             ["executor calls: 8 run in worker processes, 1 answered from the cache without running"]
         )
+
+
+def test_executor_fixtures_work_without_the_cache_extra(pytester: pytest.Pytester, run) -> None:
+    """``pip install pytest-executorlib`` without ``[cache]``: the fixtures build executors without a cache."""
+    pytester.makeconftest("import sys\nsys.modules['h5py'] = None  # `import h5py` fails, find_spec says None\n")
+    pytester.makepyfile(
+        """
+        def test_executor(executor, xlib_cache_dir):
+            assert executor.submit(sum, [1, 2]).result() == 3
+            assert not list(xlib_cache_dir.iterdir())
+
+        def test_factory(executor_factory):
+            assert executor_factory(max_workers=1).submit(abs, -2).result() == 2
+        """
+    )
+    result = run()
+    result.assert_outcomes(passed=2)
