@@ -5,19 +5,17 @@ Life of a session::
     pytest_addoption      options.add_options: the xlib option group and ini keys
     pytest_configure      resolve settings (CLI > env > ini), check backend + implementation (usage errors),
                           register markers, enter the backend's session set-up, set XLIB_WORKER_COVERAGE
-    pytest_report_header  each setting with the source that won (only if one was given, or with -v)
+    pytest_report_header  reporting.header_lines: each setting with the source that won (if one was given, or -v)
     collection            markers.skip_reason -> skip marks
     per test              note whether it uses the plugin's fixtures or markers;
                           cleanup.begin_test ... fixtures register their cache dirs ... cleanup.finish
     pytest_runtestloop    (innermost wrapper) close executors left open, before pytest-cov combines
     pytest_sessionfinish  sweep cache dirs found outside tests; xdist worker -> workeroutput;
-                          --xlib-strict-cache -> exit status 1 and an error in pytest's final line
-    pytest_terminal_summary  the "xlib" section (only if the header was shown or the plugin did something)
+                          --xlib-strict-cache -> exit status 1 and reporting.strict_cache_error
+    pytest_terminal_summary  reporting.summary: the "xlib summary" section
     pytest_unconfigure    leave the backend's session, restore the environment
 
-Quiet until used: installed in a project that never uses it, the plugin prints nothing.  It speaks when a
-setting was given (command line, environment or ini: the header names it), with ``-v``, or (summary only)
-when a test used its fixtures or markers or a cache directory was removed.
+Quiet until used (``reporting``): installed in a project that never uses it, the plugin prints nothing.
 
 Under pytest-xdist every worker runs all of this for its own tests; the controller only adds up the
 workers' tallies (``pytest_testnodedown``) and removes what they deferred to it.
@@ -35,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from pytest_executorlib import api, backends, cleanup, markers, options
+from pytest_executorlib import api, backends, cleanup, markers, options, reporting
 from pytest_executorlib.fixtures import (  # noqa: F401 - fixtures are found by name on this module
     call_failed_key,
     executor,
@@ -43,13 +41,11 @@ from pytest_executorlib.fixtures import (  # noqa: F401 - fixtures are found by 
     xlib_backend,
     xlib_cache_dir,
 )
-from pytest_executorlib.state import CacheWindow, SessionState, Tally, cache_window_key, get_state, session_key
+from pytest_executorlib.state import CacheWindow, SessionState, cache_window_key, get_state, session_key
 
 _backend_session_key = pytest.StashKey[contextlib.ExitStack]()
 _WORKEROUTPUT_KEY = "xlib_tally"
 _COVERAGE_ENV = "XLIB_WORKER_COVERAGE"
-#: Most paths listed per category in the terminal summary.
-_MAX_LISTED = 10
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -115,35 +111,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
                 os.environ[name] = value
 
 
-def _yes_no(value: str | bool) -> str:
-    return ("yes" if value else "no") if isinstance(value, bool) else value
-
-
-def _speaks_from_start(config: pytest.Config) -> bool:
-    """Header wanted: a setting was given (command line, environment, ini) or the run is verbose."""
-    return get_state(config).settings.any_explicit() or config.get_verbosity() > 0
-
-
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    if not _speaks_from_start(config):
-        return []
-    s = get_state(config).settings
-    impl = str(s.impl.value)
-    package = backends.IMPLEMENTATIONS[impl]
-    version = backends.implementation_version(impl)
-    return [
-        f"xlib: backend={s.backend.value} ({s.backend.source}), impl={impl} ({s.impl.source}) [{package} {version}]",
-        "xlib: "
-        + ", ".join(
-            f"{label}={_yes_no(r.value)} ({r.source})"
-            for label, r in (
-                ("keep-cache", s.keep_cache),
-                ("strict-cache", s.strict_cache),
-                ("worker-coverage", s.worker_coverage),
-                ("mpi-oversubscribe", s.mpi_oversubscribe),
-            )
-        ),
-    ]
+    return reporting.header_lines(config)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -308,77 +277,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitC
     elif state.settings.strict_cache.value and state.tally.unmanaged:
         if session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        _report_strict_cache_error(config, state)
-
-
-def _report_strict_cache_error(config: pytest.Config, state: SessionState) -> None:
-    """Put the strict-cache failure into pytest's own error count, so the final line says "1 error" in red.
-
-    The terminal reporter counts the reports in its ``stats`` (its documented role for plugins reporting their
-    own outcomes); this report is listed under ERRORS and in the short test summary like a test's error.
-    """
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is None:
-        return
-    strict = state.settings.strict_cache
-    count = len(state.tally.unmanaged)
-    message = (
-        f"{strict.given}: {count} cache director{'y was' if count == 1 else 'ies were'} created outside the "
-        "xlib fixtures (listed in the xlib summary)"
-    )
-    report = pytest.TestReport(
-        nodeid=f"xlib ({strict.given})",
-        location=("xlib", None, f"the test session ({strict.given})"),
-        keywords={},
-        outcome="failed",
-        longrepr=message + "\nCreate cache directories with the xlib fixtures or below tmp_path (docs/plugin.md).",
-        when="teardown",
-    )
-    reporter.stats.setdefault("error", []).append(report)
-
-
-def _count(value: int | None) -> str:
-    return "n/a" if value is None else str(value)
+        reporting.strict_cache_error(config, state)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     state = config.stash.get(session_key, None)
-    if state is None or state.is_xdist_worker:
-        return
-    t: Tally = state.tally
-    if not (_speaks_from_start(config) or t.did_something()):
-        return  # quiet in a project (or a run) that does not use the plugin
-    s = state.settings
-    tr = terminalreporter
-    tr.write_sep("=", "xlib summary")
-    impl = str(s.impl.value)
-    tr.write_line(
-        f"backend: {state.backend.name} ({s.backend.source}), implementation: {impl} ({s.impl.source}), "
-        f"{backends.IMPLEMENTATIONS[impl]} {backends.implementation_version(impl)}"
-    )
-    tr.write_line(
-        f"executor calls: {_count(t.calls_run)} run in worker processes, "
-        f"{_count(t.cache_hits)} answered from the cache without running"
-    )
-    tr.write_line(
-        f"worker processes started: {_count(t.workers_started)} "
-        "(one per call, or per block-allocation worker, plus spares started ahead of calls)"
-    )
-    tr.write_line(f"cache directories removed after their test: {len(t.removed)}")
-    if t.kept:
-        tr.write_line(f"cache directories kept ({s.keep_cache.given}): {len(t.kept)}")
-        for path in t.kept[:_MAX_LISTED]:
-            tr.write_line(f"  {path}")
-    tr.write_line(f"worker coverage data files written: {_count(t.coverage_files)} (one per measured worker process)")
-    if t.calls_run is None:
-        tr.write_line(f"(n/a: the {impl} implementation does not report these counters)")
-    if t.unmanaged:
-        strict = bool(s.strict_cache.value)
-        tr.write_line(
-            f"cache directories created outside the xlib fixtures: {len(t.unmanaged)}"
-            + (f" -- failing the run ({s.strict_cache.given})" if strict else ""),
-            red=strict,
-            yellow=not strict,
-        )
-        for where, path in t.unmanaged[:_MAX_LISTED]:
-            tr.write_line(f"  {where}: {path}")
+    if state is not None and not state.is_xdist_worker:
+        reporting.summary(terminalreporter, config, state)

@@ -8,6 +8,7 @@ sentence saying where the table lives instead.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from pytest_executorlib import api
@@ -50,11 +51,15 @@ def options_table() -> str:
     return "\n".join(rows)
 
 
-_RENDER = {
+def version() -> str:
+    return f"`{api.API_VERSION}`"
+
+
+_RENDER: dict[str, Callable[[], str]] = {
     "fixtures": fixtures_table,
     "markers": markers_table,
     "options": options_table,
-    "version": lambda: f"`{api.API_VERSION}`",
+    "version": version,
 }
 
 
