@@ -26,6 +26,9 @@ DESCRIPTION = (
     "warn, FAIL or n/a (a feature this version does not have) with what was found and, when something is "
     "wrong, what to do. The exit status is 1 if a check failed (e.g. workers cannot be reached), else 0."
 )
+#: The MPI check runs a call with this many ranks, and waits this many seconds for it.
+MPI_RANKS = 2
+MPI_TIMEOUT = 60
 #: The executors that submit calls to a batch queue through pysqa.
 CLUSTER_EXECUTORS = ("SlurmClusterExecutor", "FluxClusterExecutor")
 
@@ -64,7 +67,27 @@ def _mpi() -> tuple[str, str]:
         path, flavour = mpiexec.find_mpiexec()
     except ImportError as error:
         return "warn", f"cores > 1 (MPI) unavailable: {error}"
-    return "ok", f"MPI available: {flavour} mpiexec at {path}, mpi4py installed"
+    # Installed is not working: run a 2-rank call (max_cores=2 lets it run on a 1-core machine too).
+    from executor import SingleNodeExecutor
+
+    start = time.perf_counter()
+    try:
+        with SingleNodeExecutor(max_cores=MPI_RANKS, openmpi_oversubscribe=True) as ex:
+            ranks = ex.submit(mpi_rank, resource_dict={"cores": MPI_RANKS}).result(timeout=MPI_TIMEOUT)
+    except Exception as error:  # MPI is optional: a broken installation is a warning, with what it said
+        installed = f"{flavour} mpiexec at {path} and mpi4py are installed"
+        return "warn", f"{installed}, but a {MPI_RANKS}-rank call failed: {error!r}"
+    elapsed = (time.perf_counter() - start) * 1000
+    if ranks != list(range(MPI_RANKS)):
+        return "warn", f"a {MPI_RANKS}-rank call through {flavour} mpiexec at {path} returned {ranks!r}"
+    return "ok", f"MPI works: a {MPI_RANKS}-rank call ran through {flavour} mpiexec at {path} in {elapsed:.0f} ms"
+
+
+def mpi_rank() -> int:
+    """Run in each rank of the MPI check: this rank's number."""
+    from mpi4py import MPI
+
+    return int(MPI.COMM_WORLD.Get_rank())
 
 
 def _extra(module: str, extra: str, purpose: str) -> Check:

@@ -84,7 +84,9 @@ def test_queues_name_the_cluster_executors_that_exist_and_the_missing_extra(monk
     monkeypatch.setitem(executor._EXPORTS, "FluxClusterExecutor", "executor.frontends.no_such_module")
     monkeypatch.delitem(executor.__dict__, "FluxClusterExecutor", raising=False)
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pysqa" else real_find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "pysqa" else real_find_spec(name, *a)
+    )
     assert doctor._queues() == (
         "warn",
         "queue submission (SlurmClusterExecutor) needs pysqa: pip install 'pytest-executorlib[cluster]'",
@@ -95,7 +97,10 @@ def test_queues_name_the_cluster_executors_that_exist_and_the_missing_extra(monk
 
 @pytest.mark.parametrize(
     ("command", "prog"),
-    [([str(Path(sys.executable).with_name("xlib"))], "xlib"), ([sys.executable, "-m", "executor"], "python -m executor")],
+    [
+        ([str(Path(sys.executable).with_name("xlib"))], "xlib"),
+        ([sys.executable, "-m", "executor"], "python -m executor"),
+    ],
 )
 def test_help_names_the_command_the_user_typed_and_has_no_markup(command, prog):
     top = subprocess.run([*command, "--help"], capture_output=True, text=True, timeout=60, check=False)
@@ -105,3 +110,19 @@ def test_help_names_the_command_the_user_typed_and_has_no_markup(command, prog):
     assert sub.stdout.startswith(f"usage: {prog} doctor ")
     assert "``" not in sub.stdout and ":data:" not in sub.stdout
     assert "ok, warn, FAIL or n/a" in " ".join(sub.stdout.split())
+
+
+@pytest.mark.timeout(120)
+def test_mpi_is_reported_working_only_after_a_real_two_rank_call(tmp_path, monkeypatch):
+    from executor.spawners import mpiexec
+
+    status, detail = doctor._mpi()
+    assert status == "ok" and detail.startswith("MPI works: a 2-rank call ran through")
+
+    broken = tmp_path / "mpiexec"
+    broken.write_text("#!/bin/sh\necho 'mpiexec: cannot reach the process manager' >&2\nexit 7\n")
+    broken.chmod(0o755)
+    monkeypatch.setattr(mpiexec, "find_mpiexec", lambda: (str(broken), "mpich"))
+    status, detail = doctor._mpi()
+    assert status == "warn"
+    assert f"mpich mpiexec at {broken} and mpi4py are installed, but a 2-rank call failed" in detail
