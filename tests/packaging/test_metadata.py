@@ -71,3 +71,14 @@ def test_install_hints_are_quoted_for_zsh() -> None:
         if unquoted.search(line)
     ]
     assert not offenders, "\n".join(offenders)
+
+
+def test_readme_opens_with_the_two_commands_then_install_for_users() -> None:
+    readme = (ROOT / "README.md").read_text()
+    first_block = readme.split("```bash\n", 1)[1].split("```", 1)[0]
+    assert [line.split()[:2] for line in first_block.splitlines()] == [
+        ["bash", "ci/main-job.sh"],
+        ["bash", "ci/test-suite.sh"],
+    ]
+    assert re.findall(r"^## .*", readme, flags=re.MULTILINE)[0] == "## Install"
+    assert "pip install 'pytest-executorlib[all]'" in readme
