@@ -104,3 +104,20 @@ def test_worker_leaves_shared_dirs_to_the_controller(
             f"  *::test_shared_dir: {outside / 'cache'}",
         ]
     )
+
+
+def test_xdist_controller_shows_the_summary_when_a_worker_used_the_plugin(pytester: pytest.Pytester, run) -> None:
+    """No setting given: no header; the controller learns from the workers that a test used a fixture."""
+    pytester.makepyfile(
+        """
+        def test_uses_fixture(xlib_backend):
+            assert xlib_backend == "local"
+
+        def test_plain():
+            pass
+        """
+    )
+    result = run("-n", "2", impl=False)
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*= xlib summary =*", "backend: local (default), *"])
+    assert "xlib: backend=" not in result.stdout.str()
