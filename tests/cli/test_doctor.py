@@ -116,6 +116,10 @@ def test_help_names_the_command_the_user_typed_and_has_no_markup(command, prog):
 def test_mpi_is_reported_working_only_after_a_real_two_rank_call(tmp_path, monkeypatch):
     from executor.spawners import mpiexec
 
+    try:
+        mpiexec.require_mpi()
+    except ImportError as missing:  # CI installs the mpi extra
+        pytest.skip(f"MPI is not installed here: {missing}")
     status, detail = doctor._mpi()
     assert status == "ok" and detail.startswith("MPI works: a 2-rank call ran through")
 
