@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+# The in-process run below imports pyzmq (through executor.api at the end of the inner session), and pytester
+# drops every module first imported during a test from sys.modules.  Re-imported later, pyzmq's Python modules
+# define new exception classes while its compiled core keeps raising the old ones: `except zmq.Again` misses and
+# the next executor of this process (e.g. in tests/cli/test_doctor.py) loses its scheduler thread.  Imported at
+# collection, pyzmq is part of pytester's snapshot and stays.
+import zmq  # noqa: F401
+
 from pytest_executorlib.backends import BACKENDS
 
 PASSING = "def test_ok():\n    pass\n"
