@@ -3,6 +3,8 @@
 Downstream test suites may rely on exactly what is listed here (fixture names, scopes and types; marker
 signatures; option names).  Anything else in ``pytest_executorlib`` is internal.  A change to a listed item
 that can break a downstream suite bumps the major part of :data:`API_VERSION`; an addition bumps the minor part.
+The documentation site renders its fixture, marker and option tables from this module
+(``docs/hooks/api_tables.py``), so a change here is a change of the documentation too.
 """
 
 from __future__ import annotations
