@@ -7,6 +7,7 @@ new ``API_VERSION``.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import re
 import reprlib
@@ -32,6 +33,15 @@ _REPR = reprlib.Repr()
 _REPR.maxstring = _REPR.maxother = 40
 #: Forget finished futures once this many are remembered (a test submitting thousands of calls).
 _PRUNE_AT = 1000
+
+
+def cache_available() -> bool:
+    """True when h5py (the ``cache`` extra) is installed: the fixtures' default cache needs it.
+
+    Without it the fixtures build executors without a cache, so ``pip install pytest-executorlib`` alone gives
+    working ``executor`` fixtures; a test that asks for a cache explicitly still gets the error naming the extra.
+    """
+    return importlib.util.find_spec("h5py") is not None
 
 
 class ExecutorFactory(Protocol):
@@ -90,7 +100,8 @@ class _Executors:
         __tracebackhide__ = True
         state = self._state
         cls = executor_class(state.backend, state.impl)
-        kwargs.setdefault("cache_directory", str(self._cache_dir))
+        if "cache_directory" not in kwargs:
+            kwargs["cache_directory"] = str(self._cache_dir) if cache_available() else None
         self._register(kwargs["cache_directory"])
         self._register((kwargs.get("resource_dict") or {}).get("cache_directory"))
         with graphs.building(self._log, state.impl):
@@ -165,7 +176,8 @@ def xlib_cache_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
 def executor_factory(request: pytest.FixtureRequest, xlib_cache_dir: Path) -> Iterator[ExecutorFactory]:
     """Build executors of the selected backend: ``executor_factory(max_workers=2, block_allocation=True)``.
 
-    ``cache_directory`` defaults to ``xlib_cache_dir`` (pass ``cache_directory=None`` for no cache).  All
+    ``cache_directory`` defaults to ``xlib_cache_dir`` when h5py is installed, else to None (pass
+    ``cache_directory=None`` for no cache).  All
     executors built are shut down at teardown, with pending futures cancelled.
     """
     executors = _Executors(request, xlib_cache_dir, track_futures=False)
@@ -177,7 +189,8 @@ def executor_factory(request: pytest.FixtureRequest, xlib_cache_dir: Path) -> It
 
 @pytest.fixture
 def executor(request: pytest.FixtureRequest, xlib_cache_dir: Path) -> Iterator[Executor]:
-    """An executor of the selected backend, caching into ``xlib_cache_dir``, shut down at teardown.
+    """An executor of the selected backend, caching into ``xlib_cache_dir`` (when h5py, the ``cache`` extra, is
+    installed), shut down at teardown.
 
     A test that returns while futures of this executor are still pending or running fails (at teardown)
     with a message naming those calls.

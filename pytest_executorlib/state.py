@@ -30,6 +30,8 @@ class Tally:
     unmanaged: list[tuple[str, str]] = field(default_factory=list)
     #: directories an xdist worker left for the controller to remove at the end (shared places such as cwd)
     deferred: list[str] = field(default_factory=list)
+    #: a test used the plugin's fixtures or markers (then the summary is shown)
+    plugin_used: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -41,6 +43,11 @@ class Tally:
                 setattr(self, key, (getattr(self, key) or 0) + other[key])
         for key in ("removed", "kept", "unmanaged", "deferred"):
             getattr(self, key).extend(tuple(v) if isinstance(v, list) else v for v in other.get(key, []))
+        self.plugin_used = self.plugin_used or bool(other.get("plugin_used"))
+
+    def did_something(self) -> bool:
+        """True when the plugin was used or removed, kept or found a cache directory."""
+        return self.plugin_used or bool(self.removed or self.kept or self.unmanaged)
 
 
 @dataclass

@@ -9,7 +9,7 @@ import pytest
 HAS_H5PY = importlib.util.find_spec("h5py") is not None
 HAS_EXECUTORLIB = importlib.util.find_spec("executorlib") is not None
 
-needs_h5py = pytest.mark.skipif(not HAS_H5PY, reason="h5py is not installed (pip install pytest-executorlib[cache])")
+needs_h5py = pytest.mark.skipif(not HAS_H5PY, reason="h5py is not installed (pip install 'pytest-executorlib[cache]')")
 needs_executorlib = pytest.mark.skipif(
     not (HAS_EXECUTORLIB and HAS_H5PY), reason="executorlib (from PyPI) and h5py are needed for interop tests"
 )
