@@ -25,7 +25,7 @@ MAX_LISTED = 10
 
 
 def _yes_no(value: str | bool) -> str:
-    return ("yes" if value else "no") if isinstance(value, bool) else value
+    return ("yes" if value else "no") if isinstance(value, bool) else (value or "off")
 
 
 def speaks_from_start(config: pytest.Config) -> bool:
