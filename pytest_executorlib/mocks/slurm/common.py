@@ -12,7 +12,9 @@ import os
 import socket
 import sys
 import time
-from typing import Any, NoReturn
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a command ~10 ms
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
 
 from pytest_executorlib.mocks.slurm import db
 from pytest_executorlib.mocks.slurm.shape import Shape

@@ -16,8 +16,9 @@ import signal
 import socket
 import sys
 import time
-from dataclasses import dataclass, field
-from typing import Any
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a command ~10 ms
+if TYPE_CHECKING:
+    from typing import Any
 
 from pytest_executorlib.mocks.slurm import common, db
 from pytest_executorlib.mocks.slurm.jobstart import job_environment, tasks_per_node
@@ -27,16 +28,19 @@ KILL_WAIT = 2.0  # seconds between SIGTERM and SIGKILL when the step is stopped
 _DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)
 
 
-@dataclass
 class Step:
-    job: dict[str, Any]
-    step_id: int
-    argv: list[str]
-    placement: list[tuple[str, int, int, int]]  # (node, cpus, gpus, tasks) of this step
-    mpi: str
-    kill_on_bad_exit: bool
-    sock: socket.socket | None = None  # srun's wake-up socket (job mode)
-    codes: dict[int, tuple[int, int]] = field(default_factory=dict)  # rank -> (exit code, signal)
+    """One step to run: its job, id, command, placement ``[(node, cpus, gpus, tasks)]`` and MPI type."""
+
+    def __init__(self, job: dict[str, Any], step_id: int, argv: list[str], placement: list[tuple[str, int, int, int]],
+                 mpi: str, kill_on_bad_exit: bool, sock: Any = None) -> None:
+        self.job = job
+        self.step_id = step_id
+        self.argv = argv
+        self.placement = placement
+        self.mpi = mpi
+        self.kill_on_bad_exit = kill_on_bad_exit
+        self.sock = sock  # srun's wake-up socket (job mode), None for a step inside an allocation
+        self.codes: dict[int, tuple[int, int]] = {}  # rank -> (exit code, signal)
 
 
 def _which(program: str, path: str) -> str | None:
@@ -115,7 +119,7 @@ def _ranges(ranks: list[int]) -> str:
     return ",".join(parts)
 
 
-def report(step: Step, nodes: list[str], stopped: str) -> int:
+def report(step: Step, nodes: list[str], stopped: str | None) -> int:
     """Print SLURM's per-task error lines and return srun's exit status."""
     groups: dict[tuple[str, str], list[int]] = {}
     rc = 0
@@ -132,10 +136,10 @@ def report(step: Step, nodes: list[str], stopped: str) -> int:
     for (node, what), ranks in groups.items():
         label = "task" if len(ranks) == 1 else "tasks"
         _say(f"srun: error: {node}: {label} {_ranges(ranks)}: {what}")
-    if stopped or any(sig == signal.SIGKILL for _, sig in step.codes.values()):
+    if stopped is not None or any(sig == signal.SIGKILL for _, sig in step.codes.values()):
         if stopped != "DUE TO TIME LIMIT":
             _say(f"srun: Force Terminated StepId={step.job['id']}.{step.step_id}")
-    if stopped:
+    if stopped is not None:
         rc = max(rc, 143) if rc < 128 else rc
     return rc
 
@@ -186,7 +190,7 @@ def run(cluster: common.Cluster, step: Step, stdout: int | None, stderr: int | N
                                  (step.job["id"], step.step_id, os.getpid(), pgid, len(envs)))
     if step.sock is not None:
         sel.register(step.sock, selectors.EVENT_READ, ("ctl", 0))
-    stopped = ""
+    stopped: str | None = None
     kill_at: float | None = None
     interrupted: list[int] = []
 
@@ -232,7 +236,7 @@ def run(cluster: common.Cluster, step: Step, stdout: int | None, stderr: int | N
                     except BlockingIOError:
                         pass
                     why = _ended(cluster, step)
-                    if why is not None and not stopped:
+                    if why is not None and stopped is None:
                         stopped = why
                         _announce(step, why)
                         if pgid:
@@ -247,7 +251,7 @@ def run(cluster: common.Cluster, step: Step, stdout: int | None, stderr: int | N
         for fd in list(pmi.socks):
             pmi.close(fd)
     rc = report(step, nodes, stopped)
-    if interrupted and not stopped:
+    if interrupted and stopped is None:
         rc = max(rc, 128 + interrupted[0]) if rc < 128 else rc
     with db.write(cluster.conn):
         cluster.conn.execute("UPDATE steps SET state=? WHERE job_id=? AND step_id=?",

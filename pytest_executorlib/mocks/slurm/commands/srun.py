@@ -41,6 +41,7 @@ def _wait_for_allocation(cluster: common.Cluster, job_id: int, sock: socket.sock
         with db.write(cluster.conn):
             cluster.conn.execute("UPDATE jobs SET state='CANCELLED', end_time=? WHERE id=? AND state='PENDING'",
                                  (time.time(), job_id))
+        common.notify(common.waiter_address(cluster.root, os.getpid()))  # end the wait below
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -52,9 +53,10 @@ def _wait_for_allocation(cluster: common.Cluster, job_id: int, sock: socket.sock
                 return state
             if state != "PENDING":
                 if cancelled:
-                    sys.stderr.write("srun: Job allocation %d has been revoked\n" % job_id)
+                    sys.stderr.write(f"srun: forcing job termination\nsrun: Job allocation {job_id} has been revoked.\n")
                 else:
                     sys.stderr.write(f"srun: Job allocation {job_id} has been revoked.\n")
+                cluster.wake()
                 return state
             if reason != "None" and not said_queued:
                 if reason == "PartitionConfig":
@@ -81,10 +83,10 @@ def _fault(cluster: common.Cluster, step: steprun.Step, fault: str) -> int | Non
     nodes = [p[0] for p in step.placement for _ in range(p[3])]
     if kind == "exit":
         step.codes = {r: (int(value or 1), 0) for r in range(n)}
-        return steprun.report(step, nodes, "")
+        return steprun.report(step, nodes, None)
     if kind == "no_output":
         step.codes = {r: (0, signal.SIGKILL) for r in range(n)}
-        return steprun.report(step, nodes, "")
+        return steprun.report(step, nodes, None)
     if kind == "nodefail":
         steprun._announce(step, "DUE TO NODE FAILURE")
         return 143
