@@ -7,7 +7,8 @@ set -uo pipefail
 
 dir="${XLIB_SLURM_DIR:-/tmp/xlib-slurm}"
 log() { echo "stop-slurm: $*" >&2; }
-if [ -f "$dir/slurm.conf" ] && command -v scancel >/dev/null; then
+alive() { [ -f "$dir/run/$1.pid" ] && [ "$(cat "/proc/$(cat "$dir/run/$1.pid")/comm" 2>/dev/null)" = "$1" ]; }
+if [ -f "$dir/slurm.conf" ] && alive slurmctld && command -v scancel >/dev/null; then
     SLURM_CONF="$dir/slurm.conf" timeout 5 scancel --user="$(id -un)" >/dev/null 2>&1 || true
 fi
 for daemon in slurmd slurmctld; do
