@@ -5,13 +5,14 @@ first; see docs/slurm.md "Measured fidelity" for which scenarios the mock passes
 :meth:`Cluster.norm` replaced job ids, the node name, the partition and ISO times by placeholders; nothing else
 is relaxed, except lines real SLURM itself prints only sometimes (listed as optional in each scenario).
 
-One file on purpose (~400 lines): it is the fidelity table, one test per row, helpers in slurmclusters.py.
+One file on purpose (~500 lines): it is the fidelity table, one test per row, helpers in slurmclusters.py.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -441,3 +442,43 @@ def test_time_limit_ends_srun_and_batch_job_as_timeout(cluster: Cluster) -> None
         "started",
         "slurmstepd-<node>: error: *** JOB <J> ON <node> CANCELLED AT <time> DUE TO TIME LIMIT ***",
     ]
+
+
+# --- pysqa's SLURM adapter (what SlurmClusterExecutor uses) on top of the commands -----------------------------
+
+
+def test_pysqa_submit_status_cancel(cluster: Cluster) -> None:
+    pysqa = pytest.importorskip("pysqa", reason="pysqa is in the 'cluster' extra")
+
+    def execute(
+        commands: str | list[str],
+        working_directory: str | None = None,
+        split_output: bool = True,
+        shell: bool = False,
+        error_filename: str = "pysqa.err",
+    ) -> str | list[str]:
+        """pysqa's ``execute_command`` contract (stderr into stdout, CalledProcessError), in the cluster's env."""
+        out = subprocess.check_output(
+            commands, cwd=working_directory, env=cluster.env, stderr=subprocess.STDOUT, text=True, shell=isinstance(commands, str)
+        )
+        return out.split("\n") if split_output else out
+
+    adapter = pysqa.QueueAdapter(queue_type="slurm", execute_command=execute)
+    wd = cluster.workdir / "pysqa"
+    with pytest.raises(subprocess.CalledProcessError) as rejected:  # pysqa's template always has --partition
+        adapter.submit_job(working_directory=str(wd), job_name="nopart", cores=1, run_time_max=120, command="true")
+    assert cluster.lines(rejected.value.output) == [
+        "sbatch: error: invalid partition specified: (null)",
+        "sbatch: error: Batch job submission failed: Invalid partition name specified",
+    ]
+    job = adapter.submit_job(
+        working_directory=str(wd), job_name="pysqa-job", cores=2, run_time_max=120, command="sleep 60", partition=cluster.partition
+    )
+    assert isinstance(job, int)
+    cluster.wait_state(job, "RUNNING")
+    assert adapter.get_status_of_job(process_id=job) == "running"
+    fields = cluster.show_job(job)
+    assert (fields["JobName"], fields["NumTasks"], fields["TimeLimit"], fields["WorkDir"]) == ("pysqa-job", "2", "00:02:00", str(wd))
+    adapter.delete_job(process_id=job)
+    cluster.wait_state(job, "CANCELLED")
+    cluster.wait_job(job, lambda f: adapter.get_status_of_job(process_id=job) is None, what="gone from pysqa's squeue")
