@@ -149,12 +149,12 @@ class Cluster:
     def norm(self, text: str, jobs: Mapping[str, int] | None = None) -> str:
         """Replace what legitimately differs between clusters: named job ids -> <NAME>, the node -> <node>,
         ISO times -> <time>, the default partition -> <partition>, the user -> <user>."""
+        if self.node:  # before the job ids: the mock's node n1 holds the digits of job 1
+            text = re.sub(rf"(?<![\w-]){re.escape(self.node)}(?![\w])", "<node>", text)
+            text = text.replace(f"slurmstepd-{self.node}:", "slurmstepd-<node>:")
         for label, job in (jobs or {}).items():
             text = re.sub(rf"(?<![\d.]){job}(?!\d)", f"<{label}>", text)
         text = ISO_TIME.sub("<time>", text)
-        if self.node:
-            text = re.sub(rf"(?<![\w-]){re.escape(self.node)}(?![\w])", "<node>", text)
-            text = text.replace(f"slurmstepd-{self.node}:", "slurmstepd-<node>:")
         if self.partition:
             text = re.sub(rf"(?<!\w){re.escape(self.partition)}(?!\w)", "<partition>", text)
         return text

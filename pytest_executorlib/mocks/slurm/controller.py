@@ -117,11 +117,11 @@ class Controller:
         if w.kind == "batch":
             rc = w.popen.wait()
             code, sig = (rc, 0) if rc >= 0 else (0, -rc)
-            state = "COMPLETED" if rc == 0 else "FAILED"
+            state, reason = ("COMPLETED", "None") if rc == 0 else ("FAILED", "NonZeroExitCode")
             with db.write(self.conn):  # pid: a requeued job may already run again under another process
                 self.conn.execute(
-                    "UPDATE jobs SET state=?, exit_code=?, signal=?, end_time=?, reason='None' "
-                    "WHERE id=? AND state='RUNNING' AND pid=?", (state, code, sig, time.time(), w.job_id, w.pid))
+                    "UPDATE jobs SET state=?, exit_code=?, signal=?, end_time=?, reason=? "
+                    "WHERE id=? AND state='RUNNING' AND pid=?", (state, code, sig, time.time(), reason, w.job_id, w.pid))
         else:
             self._finish_vanished(w.job_id, "srun")
 
@@ -294,9 +294,10 @@ class Controller:
         self.watch(job_id, popen.pid, "batch", popen)
 
     def _end(self, job_id: int, state: str, code: int, sig: int) -> None:
+        reason = {"FAILED": "NonZeroExitCode", "NODE_FAIL": "NodeDown"}.get(state, "None")
         with db.write(self.conn):
-            self.conn.execute("UPDATE jobs SET state=?, exit_code=?, signal=?, end_time=? WHERE id=?",
-                              (state, code, sig, time.time(), job_id))
+            self.conn.execute("UPDATE jobs SET state=?, exit_code=?, signal=?, end_time=?, reason=? WHERE id=?",
+                              (state, code, sig, time.time(), reason, job_id))
 
     # --- stopping the cluster ------------------------------------------------------------------------------
     def shutdown(self) -> None:

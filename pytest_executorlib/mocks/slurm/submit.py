@@ -59,8 +59,8 @@ def build(cluster: common.Cluster, opts: dict[str, str], name: str, workdir: str
         part_name = part_name.split(",")[0]
     partition = shape.partition(part_name) if part_name != "" else None
     if partition is None:
-        if cmd == "sbatch" and part_name:
-            sys.stderr.write(f"sbatch: error: invalid partition specified: {part_name}\n")
+        if part_name:
+            sys.stderr.write(f"{cmd}: error: invalid partition specified: {part_name}\n")
         _fail(cluster, "Invalid partition name specified")
     assert partition is not None
     if time_limit is None and "time" not in opts and partition.max_time is not None:

@@ -90,12 +90,12 @@ def test_missing_program(run: Run) -> None:
 
 
 @pytest.mark.parametrize(("sig", "rc", "word"), [(signal.SIGKILL, 137, "Killed"), (signal.SIGTERM, 143, "Terminated")])
-def test_task_killed_by_signal(run: Run, sig: int, rc: int, word: str) -> None:
+def test_task_killed_by_signal(run: Run, cluster: MockSlurm, sig: int, rc: int, word: str) -> None:
     r = run("srun", "sh", "-c", f"kill -{int(sig)} $$")
     assert r.returncode == rc
     lines = r.stderr.splitlines()
     assert lines[0] == f"srun: error: n1: task 0: {word}"
-    assert ("srun: Force Terminated StepId=" in r.stderr) == (sig == signal.SIGKILL)
+    assert lines[1:] == [f"srun: Force Terminated StepId={cluster.jobs()[0].id}.0"]
 
 
 def test_failing_rank_lets_the_others_finish(run: Run) -> None:

@@ -50,7 +50,8 @@ def field(job: dict[str, Any], code: str) -> str:
     if code == "D":
         return str(jobtable.num_nodes(job))
     if code == "R":
-        return f"({job['reason']})" if state == "PENDING" else job["nodelist"]
+        show_reason = state == "PENDING" or (state not in ("RUNNING", "COMPLETING") and job["reason"] != "None")
+        return f"({job['reason']})" if show_reason else job["nodelist"]
     if code in "NB":
         return job["nodelist"] if state != "PENDING" else ("n/a" if code == "B" else "")
     if code in "Cc":

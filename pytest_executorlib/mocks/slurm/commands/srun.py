@@ -140,10 +140,12 @@ def _finish(cluster: common.Cluster, step: steprun.Step, rc: int) -> int:
         return rc
     code, sig = (rc, 0) if rc < 128 else (0, rc - 128)
     with db.write(cluster.conn):
-        cluster.conn.execute("UPDATE jobs SET state=?, exit_code=?, signal=?, end_time=? WHERE id=? AND state='RUNNING'",
-                             ("COMPLETED" if rc == 0 else "FAILED", code, sig, time.time(), step.job["id"]))
-        if step.job.get("fault", "").startswith("nodefail"):
-            cluster.conn.execute("UPDATE jobs SET state='NODE_FAIL' WHERE id=?", (step.job["id"],))
+        cluster.conn.execute("UPDATE jobs SET state=?, exit_code=?, signal=?, end_time=?, reason=? "
+                             "WHERE id=? AND state='RUNNING'",
+                             ("COMPLETED" if rc == 0 else "FAILED", code, sig, time.time(),
+                              "None" if rc == 0 else "NonZeroExitCode", step.job["id"]))
+        if (step.job.get("fault") or "").startswith("nodefail"):
+            cluster.conn.execute("UPDATE jobs SET state='NODE_FAIL', reason='NodeDown' WHERE id=?", (step.job["id"],))
     cluster.wake()
     return rc
 
