@@ -118,15 +118,15 @@ def insert(cluster: common.Cluster, job: dict[str, Any], env: dict[str, str], nt
         if row is not None:
             conn.execute("DELETE FROM next_faults WHERE seq=?", (row[0],))
             fault = row[1]
-        if fault.startswith("reject:"):
-            raise _Rejected(fault[len("reject:"):])
-        if db.meta(conn, "hold_new") == "1":
-            job["hold"] = 1
-        job.update(state="PENDING", reason="None", submit_time=time.time(), fault=fault,
-                   env=db.pack([f"{k}={v}" for k, v in env.items()]))
-        cols = ", ".join(job)
-        cur = conn.execute(f"INSERT INTO jobs({cols}) VALUES({', '.join('?' * len(job))})", tuple(job.values()))
-        return int(cur.lastrowid)
+        if not fault.startswith("reject:"):
+            if db.meta(conn, "hold_new") == "1":
+                job["hold"] = 1
+            job.update(state="PENDING", reason="None", submit_time=time.time(), fault=fault,
+                       env=db.pack([f"{k}={v}" for k, v in env.items()]))
+            cols = ", ".join(job)
+            cur = conn.execute(f"INSERT INTO jobs({cols}) VALUES({', '.join('?' * len(job))})", tuple(job.values()))
+            return int(cur.lastrowid)
+    raise _Rejected(fault[len("reject:"):])  # after the commit: the fault is used up, no job id is
 
 
 class _Rejected(Exception):

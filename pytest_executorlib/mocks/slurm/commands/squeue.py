@@ -110,9 +110,9 @@ def parse_format(fmt: str) -> list[tuple[str, str, int | None, bool]]:
     literal = ""
     i = 0
     while i < len(fmt):
-        if fmt[i] != "%":
+        if fmt[i] != "%" or fmt[i + 1:i + 2] == "%":
             literal += fmt[i]
-            i += 1
+            i += 1 if fmt[i] != "%" else 2
             continue
         j = i + 1
         right = j < len(fmt) and fmt[j] == "."
