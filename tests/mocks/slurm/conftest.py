@@ -14,6 +14,12 @@ from pytest_executorlib.mocks.slurm import MockSlurm
 from slurm_helpers import Run
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Enable pytester (for the plugin integration tests); see tests/plugin/conftest.py for why not pytest_plugins."""
+    if not config.pluginmanager.has_plugin("pytester"):
+        config.pluginmanager.import_plugin("pytester")
+
+
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[MockSlurm]:
     """A 1-node, 4-CPU mock cluster, stopped after the test."""
