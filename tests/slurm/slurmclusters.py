@@ -35,6 +35,9 @@ TRANSIENT = (
     re.compile(r"srun: job <[A-Z0-9]+> has been allocated resources"),
     re.compile(r"srun: job \d+ queued and waiting for resources"),
     re.compile(r"srun: job \d+ has been allocated resources"),
+    # a step started right after another one, before slurmd released the first one's CPUs
+    re.compile(r"srun: Job \d+ step creation temporarily disabled, retrying \(Requested nodes are busy\)"),
+    re.compile(r"srun: Step created for job \d+"),
 )
 ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
 #: Where ci/start-slurm.sh writes its slurm.conf (XLIB_SLURM_DIR overrides the folder).

@@ -249,6 +249,34 @@ def test_sbatch_directives_and_batch_environment(cluster: Cluster) -> None:
     assert {k: fields.get(k) for k in expected} == expected
 
 
+STEPS = SH + """#SBATCH --ntasks=1
+#SBATCH --output=steps.out
+srun -n 2 true
+echo "oversized rc=$?"
+srun -N 2 -n 1 true
+echo "two nodes rc=$?"
+srun -D /nonexistent-xlib-dir pwd
+echo "missing dir rc=$?"
+"""
+
+
+def test_steps_inside_a_batch_allocation(cluster: Cluster) -> None:
+    job = cluster.sbatch(STEPS)
+    cluster.wait_state(job, "COMPLETED")
+    check_lines(
+        cluster.lines(re.sub(rf"for job {job}:", "for job <J>:", (cluster.workdir / "steps.out").read_text())),
+        [
+            "srun: error: Unable to create step for job <J>: More processors requested than permitted",
+            "oversized rc=1",
+            "srun: Warning: can't run 1 processes on 2 nodes, setting nnodes to 1",
+            "two nodes rc=0",
+            "slurmstepd-<node>: error: couldn't chdir to `/nonexistent-xlib-dir': No such file or directory: going to /tmp instead",
+            "/tmp",
+            "missing dir rc=0",
+        ],
+    )
+
+
 def test_sbatch_output_file_is_created_even_if_empty(cluster: Cluster) -> None:
     job = cluster.sbatch(SH + "true\n", "--output=silent.out")
     cluster.wait_state(job, "COMPLETED")
