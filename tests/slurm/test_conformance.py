@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from slurmclusters import Cluster, check_lines
+from slurmclusters import Cluster, LineReader, check_lines
 
 PY = sys.executable
 SH = "#!/bin/sh\n"
@@ -88,14 +88,9 @@ def test_srun_rejects_bad_options_at_once(cluster: Cluster, option: str, rc: int
 
 def test_srun_larger_than_the_node_waits_for_resources_forever(cluster: Cluster) -> None:
     proc = cluster.start("srun", "-n5", "true")
-    seen: list[str] = []
-    deadline = time.monotonic() + 20
     assert proc.stderr is not None
-    while len(seen) < 2 and time.monotonic() < deadline:  # readline is bounded by srun's own output, see below
-        line = proc.stderr.readline()
-        if not line:
-            break
-        seen.append(re.sub(r"job \d+", "job <J>", line.rstrip("\n")))
+    err = LineReader(proc.stderr)
+    seen = [re.sub(r"job \d+", "job <J>", err.next(timeout=20)) for _ in range(2)]
     assert seen == ["srun: Requested partition configuration not available now", "srun: job <J> queued and waiting for resources"]
     time.sleep(1.0)  # still waiting a second later: the request is never granted, nor rejected
     assert proc.poll() is None
@@ -254,6 +249,34 @@ def test_sbatch_directives_and_batch_environment(cluster: Cluster) -> None:
     assert {k: fields.get(k) for k in expected} == expected
 
 
+STEPS = SH + """#SBATCH --ntasks=1
+#SBATCH --output=steps.out
+srun -n 2 true
+echo "oversized rc=$?"
+srun -N 2 -n 1 true
+echo "two nodes rc=$?"
+srun -D /nonexistent-xlib-dir pwd
+echo "missing dir rc=$?"
+"""
+
+
+def test_steps_inside_a_batch_allocation(cluster: Cluster) -> None:
+    job = cluster.sbatch(STEPS)
+    cluster.wait_state(job, "COMPLETED")
+    check_lines(
+        cluster.lines(re.sub(rf"for job {job}:", "for job <J>:", (cluster.workdir / "steps.out").read_text())),
+        [
+            "srun: error: Unable to create step for job <J>: More processors requested than permitted",
+            "oversized rc=1",
+            "srun: Warning: can't run 1 processes on 2 nodes, setting nnodes to 1",
+            "two nodes rc=0",
+            "slurmstepd-<node>: error: couldn't chdir to `/nonexistent-xlib-dir': No such file or directory: going to /tmp instead",
+            "/tmp",
+            "missing dir rc=0",
+        ],
+    )
+
+
 def test_sbatch_output_file_is_created_even_if_empty(cluster: Cluster) -> None:
     job = cluster.sbatch(SH + "true\n", "--output=silent.out")
     cluster.wait_state(job, "COMPLETED")
@@ -384,13 +407,13 @@ def test_dependency_comma_rule_afterok_a_comma_b_means_afterany_b(cluster: Clust
 
 def test_scancel_a_running_srun(cluster: Cluster) -> None:
     proc = cluster.start("srun", "-n1", "sh", "-c", "echo $SLURM_JOB_ID; exec sleep 60")
-    assert proc.stdout is not None and proc.stderr is not None
-    job = int(proc.stdout.readline())  # bounded: the fixture stops srun when the test ends
+    assert proc.stdout is not None
+    job = int(LineReader(proc.stdout).next(timeout=30))
     cluster.wait_state(job, "RUNNING")
     cancel = cluster.run("scancel", str(job))
     assert (cancel.rc, cancel.out, cancel.err) == (0, "", ""), str(cancel)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143, err
+    assert proc.wait(timeout=60) == 143  # stdout is read by the LineReader; stderr holds a few lines only
+    err = proc.stderr.read() if proc.stderr else ""
     check_lines(
         cluster.lines(err, {"J": job}),
         ["slurmstepd-<node>: error: *** STEP <J>.0 ON <node> CANCELLED AT <time> ***", "srun: error: <node>: task 0: Terminated"],
@@ -431,9 +454,9 @@ def test_time_limit_ends_srun_and_batch_job_as_timeout(cluster: Cluster) -> None
     job = cluster.sbatch(SH + "#SBATCH --time=1\n#SBATCH --output=limit.out\necho started\nsleep 300\n")
     proc = cluster.start("srun", "--time=1", "sh", "-c", "echo $SLURM_JOB_ID; exec sleep 300")
     assert proc.stdout is not None
-    step_job = int(proc.stdout.readline())
-    out, err = proc.communicate(timeout=200)
-    assert proc.returncode == 143, err
+    step_job = int(LineReader(proc.stdout).next(timeout=30))
+    assert proc.wait(timeout=200) == 143
+    err = proc.stderr.read() if proc.stderr else ""
     check_lines(
         cluster.lines(err, {"J": step_job}),
         [
