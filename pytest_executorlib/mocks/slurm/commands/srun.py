@@ -110,8 +110,7 @@ def main(cluster: common.Cluster, argv: list[str]) -> int:
         return 1
     cwd = submit._cwd()
     workdir = os.path.join(cwd, opts["chdir"]) if "chdir" in opts else cwd
-    if not os.path.isdir(workdir):
-        workdir = "/tmp"
+    missing_dir = "" if os.path.isdir(workdir) else workdir
     outer = os.environ.get("SLURM_JOB_ID", "")
     row = None
     if outer.isdigit():
@@ -123,6 +122,10 @@ def main(cluster: common.Cluster, argv: list[str]) -> int:
         step, fault = _new_job(cluster, opts, rest, workdir, mpi)
         if step is None:
             return 1
+    if missing_dir:
+        workdir = "/tmp"
+        sys.stderr.write(f"slurmstepd-{step.placement[0][0]}: error: couldn't chdir to `{missing_dir}': "
+                         "No such file or directory: going to /tmp instead\n")
     os.chdir(workdir)
     if fault:
         rc = _fault(cluster, step, fault)
@@ -178,6 +181,7 @@ def _new_step(cluster: common.Cluster, job_id: int, opts: dict[str, str], rest: 
     default = job["ntasks"] if job["ntasks_given"] else len(alloc)
     ntasks = positive_int("srun", opts, "ntasks", default, "-n")
     cpt = positive_int("srun", opts, "cpus-per-task", 1, "-c")
+    submit.fewer_nodes("srun", opts, ntasks, positive_int("srun", opts, "nodes", 0, "-N") if "nodes" in opts else 0)
     if ntasks * cpt > sum(a[1] for a in alloc):
         cluster.error(f"Unable to create step for job {job_id}: More processors requested than permitted", 1)
     with db.write(cluster.conn):
