@@ -46,11 +46,13 @@ def _wait_for_allocation(cluster: common.Cluster, job_id: int, sock: socket.sock
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         while True:
-            state, reason = cluster.conn.execute("SELECT state, reason FROM jobs WHERE id=?", (job_id,)).fetchone()
-            if state == "RUNNING":
+            state, reason, started = cluster.conn.execute("SELECT state, reason, start_time FROM jobs WHERE id=?",
+                                                          (job_id,)).fetchone()
+            if state == "RUNNING" or (started and state in ("TIMEOUT", "PREEMPTED", "NODE_FAIL")):
+                # (ended at once after starting: the step starts and is stopped with SLURM's messages)
                 if said_queued:
                     sys.stderr.write(f"srun: job {job_id} has been allocated resources\n")
-                return state
+                return "RUNNING"
             if state != "PENDING":
                 if cancelled:
                     sys.stderr.write(f"srun: forcing job termination\nsrun: Job allocation {job_id} has been revoked.\n")
