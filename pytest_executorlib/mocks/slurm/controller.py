@@ -301,8 +301,13 @@ class Controller:
 
     # --- stopping the cluster ------------------------------------------------------------------------------
     def shutdown(self) -> None:
-        """Stop every job's processes (SIGTERM, then SIGKILL after KILL_WAIT) and mark active jobs CANCELLED."""
+        """Stop every job's processes (SIGTERM, then SIGKILL after KILL_WAIT) and mark active jobs CANCELLED.
+
+        The cluster is marked stopped first, so a command that runs meanwhile (an srun ending) does not start
+        a new controller.
+        """
         with db.write(self.conn):
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES('stopped', '1')")
             self.conn.execute("UPDATE jobs SET state='CANCELLED', signal=15, end_time=? "
                               "WHERE state IN ('PENDING','RUNNING')", (time.time(),))
         pgids = [r[0] for r in self.conn.execute("SELECT pgid FROM steps WHERE state='RUNNING'")]
@@ -353,6 +358,8 @@ def main(root: str, owner: int) -> int:
         return 0
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     controller = Controller(root, owner)
+    if owner:  # started by MockSlurm.__enter__, which waits for this line (the socket is bound now)
+        os.write(1, b"ready\n")
     try:
         return controller.run()
     except SystemExit:
