@@ -79,3 +79,14 @@ def fresh_cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
     with cluster:
         cluster.activate()
         yield cluster
+
+
+def __getattr__(name: str) -> object:
+    """``mock_slurm``: the fixture, defined in :mod:`pytest_executorlib.fixtures` (the public list) and reachable
+    here too, where earlier versions of this branch defined it (a plugin module importing it from here keeps
+    working)."""
+    if name == "mock_slurm":
+        from pytest_executorlib.fixtures import mock_slurm
+
+        return mock_slurm
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -178,3 +178,13 @@ def test_pending_until_resources_free(run: Run, tmp_path: Path, work: Path, cpus
         assert two.start_time is not None and one.end_time is not None
         assert two.start_time >= one.end_time  # 2 CPUs: the second waited for the first
         assert os.environ.get("SLURM_JOB_ID") != str(second)
+
+
+def test_script_arguments(run: Run, cluster: MockSlurm, work: Path) -> None:
+    job = submit(run, work, SH + 'echo "$#:$1:$2"\n', "--output=args.txt")
+    (work / "a.sh").write_text(SH + 'echo "$#:$1:$2"\n')
+    with_args = int(run("sbatch", "--parsable", "--output=args2.txt", "a.sh", "one", "two words").stdout)
+    cluster.wait(job)
+    cluster.wait(with_args)
+    assert (work / "args.txt").read_text() == "0::\n"
+    assert (work / "args2.txt").read_text() == "2:one:two words\n"
