@@ -25,7 +25,7 @@ def say(line: str) -> None:
 def _ranges(ranks: list[int]) -> str:
     ranks = sorted(ranks)
     parts, start, prev = [], ranks[0], ranks[0]
-    for r in ranks[1:] + [None]:  # type: ignore[list-item]
+    for r in [*ranks[1:], None]:
         if r is not None and r == prev + 1:
             prev = r
             continue

@@ -121,9 +121,10 @@ def main(cluster: common.Cluster, argv: list[str]) -> int:
         step = _new_step(cluster, int(outer), opts, rest, mpi)
         fault = ""
     else:
-        step, fault = _new_job(cluster, opts, rest, workdir, mpi)
-        if step is None:
+        new, fault = _new_job(cluster, opts, rest, workdir, mpi)
+        if new is None:
             return 1
+        step = new
     if missing_dir:
         workdir = "/tmp"
         sys.stderr.write(f"slurmstepd-{step.placement[0][0]}: error: couldn't chdir to `{missing_dir}': "
