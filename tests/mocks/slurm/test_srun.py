@@ -114,8 +114,10 @@ def test_kill_on_bad_exit_cancels_the_step(run: Run) -> None:
     ("argv", "rc", "message"),
     [
         (["-p", "nosuch"], 1, "srun: error: Unable to allocate resources: Invalid partition name specified"),
-        (["--gres=gpu:1"], 1, "srun: error: Unable to allocate resources: Invalid generic resource (gres) specification"),
-        (["--mem=100G"], 1, "srun: error: Unable to allocate resources: Memory specification can not be satisfied"),
+        (["--gres=gpu:1"], 1, "srun: error: Invalid generic resource (gres) specification"),
+        (["--gres=foo:1"], 1, "srun: error: Invalid generic resource (gres) specification"),
+        (["--mem=100G"], 1, "srun: error: Memory specification can not be satisfied"),
+        (["--mem=100G"], 1, "srun: error: Unable to allocate resources: Requested node configuration is not available"),
         (["--mpi=pmix"], 1, "srun: error: Invalid MPI type 'pmix', --mpi=list for acceptable types"),
         (["--time=abc"], 255, "srun: error: Invalid --time specification"),
         (["--bogus"], 255, "srun: unrecognized option '--bogus'"),
@@ -157,8 +159,19 @@ def test_never_satisfiable_waits_until_cancelled(run: Run, cluster: MockSlurm) -
     assert (job.state, job.reason) == ("PENDING", "PartitionConfig")
     assert run("scancel", str(job.id)).returncode == 0
     assert proc.wait(timeout=30) == 1
-    assert f"srun: Job allocation {job.id} has been revoked." in proc.stderr.read()
+    assert proc.stderr.read().splitlines() == [
+        "srun: Job has been cancelled",
+        "srun: error: Unable to allocate resources: Job/step already completing or completed",
+    ]
     assert cluster.job(job.id).state == "CANCELLED"
+
+
+@pytest.mark.parametrize("argv", [["-c", "8"], ["-N", "2"]])
+def test_larger_than_a_node_or_the_partition_waits(run: Run, cluster: MockSlurm, argv: list[str]) -> None:
+    (Path(cluster.root).parent / "work" / "t.sh").write_text("#!/bin/sh\ntrue\n")
+    job = int(run("sbatch", "--parsable", *argv, "t.sh").stdout)
+    pending = cluster.wait(job, until=lambda j: j.reason != "None")
+    assert (pending.state, pending.reason) == ("PENDING", "PartitionConfig")
 
 
 def test_busy_cluster_queues_then_allocates(run: Run, cluster: MockSlurm) -> None:

@@ -54,10 +54,11 @@ def _wait_for_allocation(cluster: common.Cluster, job_id: int, sock: socket.sock
                     sys.stderr.write(f"srun: job {job_id} has been allocated resources\n")
                 return "RUNNING"
             if state != "PENDING":
-                if cancelled:
-                    sys.stderr.write(f"srun: forcing job termination\nsrun: Job allocation {job_id} has been revoked.\n")
-                else:
-                    sys.stderr.write(f"srun: Job allocation {job_id} has been revoked.\n")
+                if cancelled:  # SIGINT/SIGTERM while waiting
+                    sys.stderr.write(f"srun: Job allocation {job_id} has been revoked\n")
+                else:  # scancel while waiting
+                    sys.stderr.write("srun: Job has been cancelled\nsrun: error: Unable to allocate resources: "
+                                     "Job/step already completing or completed\n")
                 cluster.wake()
                 return state
             if reason != "None" and not said_queued:
