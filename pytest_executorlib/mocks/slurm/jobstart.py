@@ -77,6 +77,8 @@ def batch_environment(conn: Any, job_id: int) -> dict[str, str]:
     env.update({
         "SLURM_NODEID": "0", "SLURM_PROCID": "0", "SLURM_LOCALID": "0", "SLURM_GTIDS": "0",
         "SLURMD_NODENAME": first[0], "SLURM_CPUS_ON_NODE": str(first[1]), "ENVIRONMENT": "BATCH",
+        "SLURM_NODE_ALIASES": "(null)", "SLURM_PRIO_PROCESS": "0",
+        "SLURM_WORKING_CLUSTER": f"{common.CLUSTER_NAME}:127.0.0.1:6817:9728:109",
         "SLURM_JOB_NAME": job["name"],
     })
     if job["ntasks_given"]:
