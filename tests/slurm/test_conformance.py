@@ -417,7 +417,11 @@ def test_scancel_a_running_srun(cluster: Cluster) -> None:
     check_lines(
         cluster.lines(err, {"J": job}),
         ["slurmstepd-<node>: error: *** STEP <J>.0 ON <node> CANCELLED AT <time> ***", "srun: error: <node>: task 0: Terminated"],
-        ["srun: Job step aborted: Waiting up to 32 seconds for job step to finish.", "srun: Force Terminated StepId=<J>.0"],
+        [
+            "srun: Job step aborted: Waiting up to 32 seconds for job step to finish.",
+            "srun: Job step aborted",
+            "srun: Force Terminated StepId=<J>.0",
+        ],
     )
     fields = cluster.wait_state(job, "CANCELLED")
     assert fields["ExitCode"] == "0:15"
@@ -457,10 +461,13 @@ def test_time_limit_ends_srun_and_batch_job_as_timeout(cluster: Cluster) -> None
     step_job = int(LineReader(proc.stdout).next(timeout=30))
     assert proc.wait(timeout=200) == 143
     err = proc.stderr.read() if proc.stderr else ""
+    # real srun prints "srun: Job step aborted: Waiting up to 32 seconds for job step to finish." or, seen once
+    # in ~5 runs, only "srun: Job step aborted": either is accepted
+    aborted = re.sub(r"(?m)^srun: Job step aborted: Waiting up to 32 seconds for job step to finish\.$", "srun: Job step aborted", err)
     check_lines(
-        cluster.lines(err, {"J": step_job}),
+        cluster.lines(aborted, {"J": step_job}),
         [
-            "srun: Job step aborted: Waiting up to 32 seconds for job step to finish.",
+            "srun: Job step aborted",
             "slurmstepd-<node>: error: *** STEP <J>.0 ON <node> CANCELLED AT <time> DUE TO TIME LIMIT ***",
         ],
         ["srun: error: <node>: task 0: Terminated", "srun: Force Terminated StepId=<J>.0"],
