@@ -90,10 +90,12 @@ def start_controller(root: str, detached: bool) -> Any:
         if not detached:
             import subprocess
 
-            return subprocess.Popen(
-                argv[:-1] + [str(os.getpid())], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            proc = subprocess.Popen(
+                argv[:-1] + [str(os.getpid())], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
                 start_new_session=True, close_fds=True,
             )
+            _wait_ready(proc, root)
+            return proc
         pid = os.fork()
         if pid == 0:  # pragma: no cover - child
             try:
@@ -110,6 +112,30 @@ def start_controller(root: str, detached: bool) -> Any:
         return None
     finally:
         os.close(log)
+
+
+#: Seconds MockSlurm.__enter__ waits for its controller to be listening.
+READY_TIMEOUT = 60.0
+
+
+def _wait_ready(proc: Any, root: str) -> None:
+    """Wait (bounded) until the controller says it listens; a clear error quoting its log otherwise."""
+    import selectors
+
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        line = proc.stdout.readline() if sel.select(READY_TIMEOUT) else b""
+    proc.stdout.close()
+    if line != b"ready\n":
+        proc.kill()
+        proc.wait()
+        try:
+            with open(os.path.join(root, "slurmctld.log"), errors="replace") as fh:
+                log = fh.read()[-2000:]
+        except OSError:
+            log = "(no log)"
+        raise RuntimeError(f"MockSlurm: the controller of {root} did not start within {READY_TIMEOUT} s "
+                           f"(exit status {proc.poll()}); its log ends with:\n{log}")
 
 
 def _package_parent() -> str:

@@ -165,14 +165,14 @@ class Controller:
             row = self.conn.execute("SELECT state, start_time, kind FROM jobs WHERE id=?", (job_id,)).fetchone()
             if row is None or row[0] != "RUNNING" or row[1] != started:
                 continue  # ended or requeued meanwhile
-            new_state = {"limit": "TIMEOUT", "preempt": "PENDING"}[kind]
+            new_state = {"limit": "TIMEOUT", "preempt": "PREEMPTED"}[kind]
             with db.write(self.conn):
-                if kind == "preempt":
+                if kind == "preempt" and row[2] == "batch":  # a batch job is requeued and runs again
                     self.conn.execute("UPDATE jobs SET state='PENDING', reason='BeginTime', restarts=restarts+1, "
                                       "start_time=NULL, nodelist='', alloc='', fault='' WHERE id=?", (job_id,))
                 else:
-                    self.conn.execute("UPDATE jobs SET state=?, signal=15, exit_code=0, end_time=?, reason='TimeLimit' "
-                                      "WHERE id=?", (new_state, time.time(), job_id))
+                    self.conn.execute("UPDATE jobs SET state=?, signal=15, exit_code=0, end_time=?, reason=? WHERE id=?",
+                                      (new_state, time.time(), "TimeLimit" if kind == "limit" else "None", job_id))
             if row[2] == "batch":
                 write_stop_message(self.conn, job_id, "DUE TO TIME LIMIT" if kind == "limit" else "DUE TO PREEMPTION")
             self._stop(job_id)
@@ -301,8 +301,13 @@ class Controller:
 
     # --- stopping the cluster ------------------------------------------------------------------------------
     def shutdown(self) -> None:
-        """Stop every job's processes (SIGTERM, then SIGKILL after KILL_WAIT) and mark active jobs CANCELLED."""
+        """Stop every job's processes (SIGTERM, then SIGKILL after KILL_WAIT) and mark active jobs CANCELLED.
+
+        The cluster is marked stopped first, so a command that runs meanwhile (an srun ending) does not start
+        a new controller.
+        """
         with db.write(self.conn):
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES('stopped', '1')")
             self.conn.execute("UPDATE jobs SET state='CANCELLED', signal=15, end_time=? "
                               "WHERE state IN ('PENDING','RUNNING')", (time.time(),))
         pgids = [r[0] for r in self.conn.execute("SELECT pgid FROM steps WHERE state='RUNNING'")]
@@ -353,6 +358,8 @@ def main(root: str, owner: int) -> int:
         return 0
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     controller = Controller(root, owner)
+    if owner:  # started by MockSlurm.__enter__, which waits for this line (the socket is bound now)
+        os.write(1, b"ready\n")
     try:
         return controller.run()
     except SystemExit:

@@ -201,6 +201,7 @@ def run(cluster: common.Cluster, step: Step, stdout: int | None, stderr: int | N
                                  (step.job["id"], step.step_id, os.getpid(), pgid, len(envs)))
     if step.sock is not None:
         sel.register(step.sock, selectors.EVENT_READ, ("ctl", 0))
+        step.sock.sendto(b"w", step.sock.getsockname())  # look once now: the job may have ended while starting
     stopped: str | None = None
     kill_at: float | None = None
     interrupted: list[int] = []

@@ -90,9 +90,7 @@ def build(cluster: common.Cluster, opts: dict[str, str], name: str, workdir: str
             _fail(cluster, "Memory specification can not be satisfied")
     if cpt > shape.cpus or nodes > len(partition.nodes):
         _fail(cluster, "Requested node configuration is not available")
-    if nodes > ntasks and "ntasks" in opts:
-        sys.stderr.write(f"{cmd}: warning: can't run {ntasks} processes on {nodes} nodes, setting nnodes to {ntasks}\n")
-        nodes = ntasks
+    nodes = fewer_nodes(cmd, opts, ntasks, nodes)
     dependency = opts.get("dependency", "")
     if dependency and parse_dependency(dependency) is None:
         cluster.error("Job dependency problem", 1) if cmd == "srun" else _fail(cluster, "Job dependency problem")
@@ -127,6 +125,14 @@ def insert(cluster: common.Cluster, job: dict[str, Any], env: dict[str, str], nt
             cur = conn.execute(f"INSERT INTO jobs({cols}) VALUES({', '.join('?' * len(job))})", tuple(job.values()))
             return int(cur.lastrowid)
     raise _Rejected(fault[len("reject:"):])  # after the commit: the fault is used up, no job id is
+
+
+def fewer_nodes(cmd: str, opts: dict[str, str], ntasks: int, nodes: int) -> int:
+    """``-N 2 -n 1``: SLURM warns and uses one node per task."""
+    if nodes > ntasks and "ntasks" in opts:
+        sys.stderr.write(f"{cmd}: Warning: can't run {ntasks} processes on {nodes} nodes, setting nnodes to {ntasks}\n")
+        return ntasks
+    return nodes
 
 
 class _Rejected(Exception):

@@ -78,16 +78,17 @@ def test_killed_owner_stops_the_cluster(tmp_path: Path) -> None:
         cluster = MockSlurm({str(tmp_path / 'c')!r}).__enter__()
         task = subprocess.Popen(["srun", "sh", "-c", "echo $$; exec sleep 300"], env=cluster.environ(),
                                 stdout=subprocess.PIPE, text=True, start_new_session=True)
-        print(cluster._controller.pid, task.stdout.readline().strip(), flush=True)
+        print(cluster._controller.pid, task.pid, task.stdout.readline().strip(), flush=True)
         os.kill(os.getpid(), 9)
     """)
     proc = subprocess.run([sys.executable, "-c", owner], capture_output=True, text=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL
-    controller_pid, task_pid = (int(x) for x in proc.stdout.split())
+    controller_pid, srun_pid, task_pid = (int(x) for x in proc.stdout.split())
     # The controller watches its owner through a pidfd: it stops every job, then exits.
+    import fcntl
     import select
 
-    for pid in (controller_pid, task_pid):
+    for pid in (controller_pid, srun_pid, task_pid):
         try:
             fd = os.pidfd_open(pid)
         except ProcessLookupError:
@@ -96,3 +97,6 @@ def test_killed_owner_stops_the_cluster(tmp_path: Path) -> None:
             assert select.select([fd], [], [], 30)[0], f"process {pid} still alive 30 s after its owner died"
         finally:
             os.close(fd)
+    # ... and marks the cluster stopped, so the ending srun did not start another controller: the lock is free.
+    with open(tmp_path / "c" / "slurmctld.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)

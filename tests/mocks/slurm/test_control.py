@@ -76,7 +76,10 @@ def test_srun_faults(run: Run, cluster: MockSlurm) -> None:
     r = run("srun", "true")
     assert r.returncode == 143
     assert r.stderr.splitlines()[0] == "srun: error: Node failure on n1"
-    assert [j.state for j in cluster.jobs()] == ["FAILED", "NODE_FAIL"]
+    cluster.fault_next("preempt")
+    r = run("srun", "sleep", "30")
+    assert r.returncode == 143 and r.stderr.splitlines()[0].endswith(" DUE TO PREEMPTION ***")
+    assert [j.state for j in cluster.jobs()] == ["FAILED", "NODE_FAIL", "PREEMPTED"]
 
 
 def test_sbatch_rejection_uses_no_job_id(run: Run, cluster: MockSlurm, work: Path) -> None:

@@ -132,6 +132,8 @@ def test_missing_chdir_falls_back(run: Run) -> None:
     r = run("srun", "-D", "/nonexistent/dir", "pwd")
     assert r.returncode == 0
     assert r.stdout.strip() == "/tmp"
+    assert r.stderr == ("slurmstepd-n1: error: couldn't chdir to `/nonexistent/dir': No such file or directory: "
+                        "going to /tmp instead\n")
 
 
 @pytest.mark.mpi(ranks=2)

@@ -46,11 +46,13 @@ def _wait_for_allocation(cluster: common.Cluster, job_id: int, sock: socket.sock
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         while True:
-            state, reason = cluster.conn.execute("SELECT state, reason FROM jobs WHERE id=?", (job_id,)).fetchone()
-            if state == "RUNNING":
+            state, reason, started = cluster.conn.execute("SELECT state, reason, start_time FROM jobs WHERE id=?",
+                                                          (job_id,)).fetchone()
+            if state == "RUNNING" or (started and state in ("TIMEOUT", "PREEMPTED", "NODE_FAIL")):
+                # (ended at once after starting: the step starts and is stopped with SLURM's messages)
                 if said_queued:
                     sys.stderr.write(f"srun: job {job_id} has been allocated resources\n")
-                return state
+                return "RUNNING"
             if state != "PENDING":
                 if cancelled:
                     sys.stderr.write(f"srun: forcing job termination\nsrun: Job allocation {job_id} has been revoked.\n")
@@ -110,8 +112,7 @@ def main(cluster: common.Cluster, argv: list[str]) -> int:
         return 1
     cwd = submit._cwd()
     workdir = os.path.join(cwd, opts["chdir"]) if "chdir" in opts else cwd
-    if not os.path.isdir(workdir):
-        workdir = "/tmp"
+    missing_dir = "" if os.path.isdir(workdir) else workdir
     outer = os.environ.get("SLURM_JOB_ID", "")
     row = None
     if outer.isdigit():
@@ -123,6 +124,10 @@ def main(cluster: common.Cluster, argv: list[str]) -> int:
         step, fault = _new_job(cluster, opts, rest, workdir, mpi)
         if step is None:
             return 1
+    if missing_dir:
+        workdir = "/tmp"
+        sys.stderr.write(f"slurmstepd-{step.placement[0][0]}: error: couldn't chdir to `{missing_dir}': "
+                         "No such file or directory: going to /tmp instead\n")
     os.chdir(workdir)
     if fault:
         rc = _fault(cluster, step, fault)
@@ -178,6 +183,7 @@ def _new_step(cluster: common.Cluster, job_id: int, opts: dict[str, str], rest: 
     default = job["ntasks"] if job["ntasks_given"] else len(alloc)
     ntasks = positive_int("srun", opts, "ntasks", default, "-n")
     cpt = positive_int("srun", opts, "cpus-per-task", 1, "-c")
+    submit.fewer_nodes("srun", opts, ntasks, positive_int("srun", opts, "nodes", 0, "-N") if "nodes" in opts else 0)
     if ntasks * cpt > sum(a[1] for a in alloc):
         cluster.error(f"Unable to create step for job {job_id}: More processors requested than permitted", 1)
     with db.write(cluster.conn):
