@@ -14,6 +14,9 @@ Each wake-up runs one scheduling pass (:func:`Controller.schedule`) in one short
 database says were ended (scancel, faults) are stopped, then pending jobs are started in id order where
 :func:`scheduling.place` finds room and their dependencies allow.  Batch scripts are started here; an ``srun``
 job is started by the waiting ``srun`` itself, which this process wakes through its own socket.
+
+(About 370 lines: the event loop, the timers, the scheduling pass and the process watching are one state
+machine over the same in-memory maps -- ``watched``, ``by_job``, ``timers`` -- kept together on purpose.)
 """
 
 from __future__ import annotations

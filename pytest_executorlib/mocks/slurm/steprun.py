@@ -14,7 +14,6 @@ import os
 import selectors
 import signal
 import socket
-import sys
 import time
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a command ~10 ms
 if TYPE_CHECKING:
@@ -23,6 +22,7 @@ if TYPE_CHECKING:
 from pytest_executorlib.mocks.slurm import common, db
 from pytest_executorlib.mocks.slurm.jobstart import job_environment, tasks_per_node
 from pytest_executorlib.mocks.slurm.pmi import PMIServer
+from pytest_executorlib.mocks.slurm.stepreport import announce, say, report
 
 KILL_WAIT = 2.0  # seconds between SIGTERM and SIGKILL when the step is stopped
 DRAIN_WAIT = 1.0  # seconds srun still forwards output after the last task ended (a leftover holding the pipe)
@@ -102,49 +102,6 @@ def _mapping(placement: list[tuple[str, int, int, int]]) -> str:
     return "(vector," + ",".join(f"({i},1,{c})" for i, c in enumerate(counts)) + ")"
 
 
-def _say(line: str) -> None:
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
-
-
-def _ranges(ranks: list[int]) -> str:
-    ranks = sorted(ranks)
-    parts, start, prev = [], ranks[0], ranks[0]
-    for r in ranks[1:] + [None]:  # type: ignore[list-item]
-        if r is not None and r == prev + 1:
-            prev = r
-            continue
-        parts.append(str(start) if start == prev else f"{start}-{prev}")
-        if r is not None:
-            start = prev = r
-    return ",".join(parts)
-
-
-def report(step: Step, nodes: list[str], stopped: str | None) -> int:
-    """Print SLURM's per-task error lines and return srun's exit status."""
-    groups: dict[tuple[str, str], list[int]] = {}
-    rc = 0
-    for rank, (code, sig) in sorted(step.codes.items()):
-        if sig:
-            what = signal.strsignal(sig) or f"Signal {sig}"
-            rc = max(rc, 128 + sig)
-        elif code:
-            what = f"Exited with exit code {code}"
-            rc = max(rc, code)
-        else:
-            continue
-        groups.setdefault((nodes[rank], what), []).append(rank)
-    for (node, what), ranks in groups.items():
-        label = "task" if len(ranks) == 1 else "tasks"
-        _say(f"srun: error: {node}: {label} {_ranges(ranks)}: {what}")
-    if stopped is not None or any(sig for _, sig in step.codes.values()):
-        if stopped != "DUE TO TIME LIMIT":
-            _say(f"srun: Force Terminated StepId={step.job['id']}.{step.step_id}")
-    if stopped is not None:
-        rc = max(rc, 143) if rc < 128 else rc
-    return rc
-
-
 def run(cluster: common.Cluster, step: Step, stdout: int | None, stderr: int | None) -> int:
     """Start the step's tasks, wait for them, and return srun's exit status."""
     envs = _task_envs(step)
@@ -162,7 +119,7 @@ def run(cluster: common.Cluster, step: Step, stdout: int | None, stderr: int | N
             sel.register(ours, selectors.EVENT_READ, ("pmi", rank))
         path = _which(step.argv[0], env.get("PATH", os.defpath))
         if path is None:
-            _say(f"slurmstepd-{node}: error: execve(): {step.argv[0]}: No such file or directory")
+            say(f"slurmstepd-{node}: error: execve(): {step.argv[0]}: No such file or directory")
             step.codes[rank] = (2, 0)
             theirs.close()
             continue
@@ -182,7 +139,7 @@ def run(cluster: common.Cluster, step: Step, stdout: int | None, stderr: int | N
             pid = os.posix_spawn(path, step.argv, env, setpgroup=pgid, setsigdef=_DEFAULT_SIGNALS,
                                  file_actions=actions)
         except OSError as exc:
-            _say(f"slurmstepd-{node}: error: execve(): {step.argv[0]}: {exc.strerror}")
+            say(f"slurmstepd-{node}: error: execve(): {step.argv[0]}: {exc.strerror}")
             step.codes[rank] = (2, 0)
             theirs.close()
             continue
@@ -263,7 +220,7 @@ def run(cluster: common.Cluster, step: Step, stdout: int | None, stderr: int | N
                     why = _ended(cluster, step)
                     if why is not None and stopped is None:
                         stopped = why
-                        _announce(step, why)
+                        announce(step, why)
                         if pgid:
                             try:
                                 os.killpg(pgid, signal.SIGTERM)
@@ -324,12 +281,3 @@ def _ended(cluster: common.Cluster, step: Step) -> str | None:
             "PREEMPTED": "DUE TO PREEMPTION", "PENDING": "DUE TO PREEMPTION"}.get(state)
 
 
-def _announce(step: Step, why: str) -> None:
-    node = step.placement[0][0]
-    if why == "DUE TO TIME LIMIT":
-        _say("srun: Job step aborted: Waiting up to 32 seconds for job step to finish.")
-    if why == "DUE TO NODE FAILURE":
-        _say(f"srun: error: Node failure on {node}")
-    suffix = f" {why}" if why else ""
-    _say(f"slurmstepd-{node}: error: *** STEP {step.job['id']}.{step.step_id} ON {node} CANCELLED AT "
-         f"{common.iso(time.time())}{suffix} ***")

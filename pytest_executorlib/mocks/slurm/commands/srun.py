@@ -15,7 +15,7 @@ import socket
 import sys
 import time
 
-from pytest_executorlib.mocks.slurm import common, db, steprun, submit
+from pytest_executorlib.mocks.slurm import common, db, stepreport, steprun, submit
 from pytest_executorlib.mocks.slurm.jobstart import load_job
 from pytest_executorlib.mocks.slurm.options import parse, positive_int
 
@@ -85,12 +85,12 @@ def _fault(cluster: common.Cluster, step: steprun.Step, fault: str) -> int | Non
     nodes = [p[0] for p in step.placement for _ in range(p[3])]
     if kind == "exit":
         step.codes = {r: (int(value or 1), 0) for r in range(n)}
-        return steprun.report(step, nodes, None)
+        return stepreport.report(step, nodes, None)
     if kind == "no_output":
         step.codes = {r: (0, signal.SIGKILL) for r in range(n)}
-        return steprun.report(step, nodes, None)
+        return stepreport.report(step, nodes, None)
     if kind == "nodefail":
-        steprun._announce(step, "DUE TO NODE FAILURE")
+        stepreport.announce(step, "DUE TO NODE FAILURE")
         return 143
     return None
 
