@@ -209,6 +209,8 @@ def run(cluster: common.Cluster, step: Step, stdout: int | None, stderr: int | N
                     step.codes[rank] = ((os.WEXITSTATUS(status), 0) if os.WIFEXITED(status)
                                         else (0, os.WTERMSIG(status)))
                     if step.kill_on_bad_exit and step.codes[rank] != (0, 0) and running and kill_at is None:
+                        say(f"srun: launch/slurm: _step_signal: Terminating StepId={step.job['id']}.{step.step_id}")
+                        announce(step, "")
                         os.killpg(pgid, signal.SIGTERM)
                         kill_at = time.time() + KILL_WAIT
                 elif kind == "io":
