@@ -18,20 +18,22 @@ SH = "#!/bin/sh\n"
 
 
 def test_fifty_concurrent_commands(run: Run, cluster: MockSlurm, work: Path) -> None:
-    (work / "j.sh").write_text(SH + "true\n")
+    # Each batch job runs two more commands from inside the job (a step and a query), concurrently with the rest.
+    (work / "j.sh").write_text(SH + "srun -n1 true\nsqueue -h > /dev/null\n")
     argvs = [["sbatch", "--parsable", "j.sh"] if i % 3 == 0 else ["srun", "-n1", "true"] if i % 3 == 1
              else ["squeue", "-h", "-t", "all"] for i in range(50)]
     with ThreadPoolExecutor(50) as pool:
         results = list(pool.map(lambda argv: run(*argv, timeout=120), argvs))
     assert [r.returncode for r in results] == [0] * 50, [r.stderr for r in results if r.returncode]
     sbatch_ids = [int(r.stdout) for r, argv in zip(results, argvs) if argv[0] == "sbatch"]
+    for job_id in sbatch_ids:
+        assert cluster.wait(job_id, timeout=120).state == "COMPLETED"
     jobs = cluster.jobs()
-    assert len(jobs) == sum(1 for a in argvs if a[0] in ("sbatch", "srun"))
+    assert len(jobs) == sum(1 for a in argvs if a[0] in ("sbatch", "srun"))  # steps are no new jobs
     assert [j.id for j in jobs] == list(range(jobs[0].id, jobs[0].id + len(jobs)))  # increasing, no gap, no reuse
     assert set(sbatch_ids) <= {j.id for j in jobs}
-    for job_id in sbatch_ids:
-        assert cluster.wait(job_id).state == "COMPLETED"
-    assert len(cluster.calls()) == 50
+    assert len(cluster.calls()) == 50 + 2 * len(sbatch_ids)
+    assert {c.job for c in cluster.calls() if c.job} == {str(j) for j in sbatch_ids}
     check = subprocess.run([sys.executable, "-c", "import sqlite3, sys; "
                             "print(sqlite3.connect(sys.argv[1]).execute('PRAGMA integrity_check').fetchone()[0])",
                             str(cluster.root / "slurm.db")], capture_output=True, text=True, timeout=60)
