@@ -62,12 +62,16 @@ def test_no_process_outlives_the_cluster(tmp_path: Path) -> None:
                                 text=True)
         assert srun.stdout is not None
         task_pid = int(srun.stdout.readline())
+        waiting = subprocess.Popen(["srun", "-n", "9", "true"], env=env, stderr=subprocess.PIPE, text=True)
+        assert waiting.stderr is not None
+        assert waiting.stderr.readline() == "srun: Requested partition configuration not available now\n"
         controller = cluster._controller
         assert controller is not None
-    assert srun.wait(timeout=30) == 143
+    assert srun.wait(timeout=30) in (137, 143)  # its tasks were killed (SIGTERM to the step, SIGKILL from srun)
+    assert waiting.wait(timeout=30) == 1  # a waiting srun ends too
     assert controller.poll() is not None
     assert not _alive(batch_pid) and not _alive(task_pid)
-    assert [j.state for j in cluster.jobs()] == ["CANCELLED", "CANCELLED"]
+    assert [j.state for j in cluster.jobs()] == ["CANCELLED", "CANCELLED", "CANCELLED"]
     r = subprocess.run(["squeue"], env=env, capture_output=True, text=True, timeout=60)
     assert (r.returncode, r.stderr) == (1, "squeue: error: Unable to contact slurm controller (connect failure)\n")
 
