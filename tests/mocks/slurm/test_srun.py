@@ -275,3 +275,9 @@ def test_task_environment_names_match_real_slurm(run: Run) -> None:
     r = run("srun", "-n", "2", sys.executable, "-c", ENV_PROBE)
     for env in _envs(r.stdout):
         assert set(env) == real
+
+
+def test_label_and_stdin(run: Run) -> None:
+    r = run("srun", "-l", "-n", "2", "sh", "-c", 'read line; echo "$SLURM_PROCID got ${line:-nothing}"', input="hello\n")
+    assert r.returncode == 0
+    assert sorted(r.stdout.splitlines()) == ["0: 0 got hello", "1: 1 got hello"]  # stdin goes to every task

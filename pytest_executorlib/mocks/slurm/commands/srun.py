@@ -135,6 +135,7 @@ def main(cluster: common.Cluster, argv: list[str]) -> int:
         rc = _fault(cluster, step, fault)
         if rc is not None:
             return _finish(cluster, step, rc)
+    step.label = "label" in opts
     out = _open_output(opts.get("output"), step.job["id"], step.step_id, workdir)
     err = _open_output(opts.get("error"), step.job["id"], step.step_id, workdir) if "error" in opts else out
     rc = steprun.run(cluster, step, out, err)
