@@ -228,7 +228,7 @@ def nodelist(names: list[str]) -> str:
     numbers = sorted(int(n[1:]) for n in names)
     ranges: list[str] = []
     start = prev = numbers[0]
-    for n in numbers[1:] + [None]:  # type: ignore[list-item]
+    for n in [*numbers[1:], None]:
         if n is not None and n == prev + 1:
             prev = n
             continue

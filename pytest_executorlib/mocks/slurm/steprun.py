@@ -69,8 +69,9 @@ def _task_envs(step: Step) -> list[tuple[str, dict[str, str]]]:
         "SLURM_STEP_NODELIST": step_nodes, "SLURM_STEP_TASKS_PER_NODE": tasks_per_node(counts),
         "SLURM_TASKS_PER_NODE": tasks_per_node(counts) if job["kind"] == "srun" else base["SLURM_TASKS_PER_NODE"],
         "SLURM_SRUN_COMM_HOST": "127.0.0.1", "SLURM_LAUNCH_NODE_IPADDR": "127.0.0.1",
-        "SLURM_DISTRIBUTION": "cyclic" if len(names) > 1 else "block", "SLURM_PRIO_PROCESS": "0",
-        "SLURM_UMASK": "0022", "SLURM_MPI_TYPE": step.mpi, "SLURM_CPU_BIND": "quiet,mask_cpu:0x1",
+        "SLURM_SRUN_COMM_PORT": "0", "SLURM_STEP_LAUNCHER_PORT": "0", "SLURM_PRIO_PROCESS": "0",
+        "SLURM_WORKING_CLUSTER": f"{common.CLUSTER_NAME}:127.0.0.1:6817:9728:109",
+        "SLURM_UMASK": "0022", "SLURM_MPI_TYPE": step.mpi,
         "PMI_SIZE": str(n), "PMI_JOBID": f"{job['id']}.{step.step_id}",
     })
     if step.mpi == "none":
@@ -164,10 +165,15 @@ def run(cluster: common.Cluster, step: Step, stdout: int | None, stderr: int | N
     interrupted: list[int] = []
 
     def on_signal(signum: int, frame: Any) -> None:
+        """srun got SIGINT/SIGTERM: as real srun, say so, stop the step and SIGKILL its tasks."""
+        if interrupted:
+            return
         interrupted.append(signum)
+        say("srun: forcing job termination")
+        announce(step, "", aborted=True)
         if pgid:
             try:
-                os.killpg(pgid, signal.SIGTERM)
+                os.killpg(pgid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
 
@@ -203,6 +209,8 @@ def run(cluster: common.Cluster, step: Step, stdout: int | None, stderr: int | N
                     step.codes[rank] = ((os.WEXITSTATUS(status), 0) if os.WIFEXITED(status)
                                         else (0, os.WTERMSIG(status)))
                     if step.kill_on_bad_exit and step.codes[rank] != (0, 0) and running and kill_at is None:
+                        say(f"srun: launch/slurm: _step_signal: Terminating StepId={step.job['id']}.{step.step_id}")
+                        announce(step, "")
                         os.killpg(pgid, signal.SIGTERM)
                         kill_at = time.time() + KILL_WAIT
                 elif kind == "io":
@@ -237,9 +245,11 @@ def run(cluster: common.Cluster, step: Step, stdout: int | None, stderr: int | N
             signal.signal(s, handler)
         for fd in list(pmi.socks):
             pmi.close(fd)
-    rc = report(step, nodes, stopped)
-    if interrupted and stopped is None:
-        rc = max(rc, 128 + interrupted[0]) if rc < 128 else rc
+    rc = report(step, nodes, stopped, force_line=not interrupted)
+    if interrupted and step.sock is not None:
+        with db.write(cluster.conn):
+            cluster.conn.execute("UPDATE jobs SET state='CANCELLED', exit_code=0, signal=9, end_time=?, "
+                                 "reason='None' WHERE id=? AND state='RUNNING'", (time.time(), step.job["id"]))
     with db.write(cluster.conn):
         cluster.conn.execute("UPDATE steps SET state=? WHERE job_id=? AND step_id=?",
                              ("COMPLETED" if rc == 0 else "FAILED", step.job["id"], step.step_id))

@@ -92,3 +92,15 @@ def test_backend_session_and_fixture(pytester: pytest.Pytester) -> None:
     """))
     result = pytester.runpytest_subprocess("--xlib-backend=mock-slurm", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=3)
+
+
+def test_executorlib_impl_on_the_mock_backend(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("executorlib")
+    pytester.makepyfile(textwrap.dedent("""
+        def test_sum(executor):
+            assert type(executor).__module__.startswith("executorlib")
+            assert executor.submit(sum, [1, 2]).result() == 3
+    """))
+    result = pytester.runpytest_subprocess("--xlib-backend=mock-slurm", "--xlib-impl=executorlib",
+                                           "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)

@@ -12,7 +12,7 @@ import os
 import shlex
 import sys
 
-from pytest_executorlib.mocks.slurm import common, submit
+from pytest_executorlib.mocks.slurm import common, db, submit
 from pytest_executorlib.mocks.slurm.options import parse
 
 
@@ -65,6 +65,7 @@ def main(cluster: common.Cluster, argv: list[str]) -> int:
     job["stderr"] = merged.get("error", "")
     job["command"] = os.path.abspath(rest[0]) if rest and "wrap" not in opts else "(null)"
     job["script"] = script.encode("utf-8", "surrogateescape")
+    job["args"] = db.pack(script_args)  # passed to the script, as sbatch does
     env = dict(os.environ)
     try:
         job_id = submit.insert(cluster, job, env, "ntasks" in merged)

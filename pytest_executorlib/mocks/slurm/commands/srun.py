@@ -54,10 +54,11 @@ def _wait_for_allocation(cluster: common.Cluster, job_id: int, sock: socket.sock
                     sys.stderr.write(f"srun: job {job_id} has been allocated resources\n")
                 return "RUNNING"
             if state != "PENDING":
-                if cancelled:
-                    sys.stderr.write(f"srun: forcing job termination\nsrun: Job allocation {job_id} has been revoked.\n")
-                else:
-                    sys.stderr.write(f"srun: Job allocation {job_id} has been revoked.\n")
+                if cancelled:  # SIGINT/SIGTERM while waiting
+                    sys.stderr.write(f"srun: Job allocation {job_id} has been revoked\n")
+                else:  # scancel while waiting
+                    sys.stderr.write("srun: Job has been cancelled\nsrun: error: Unable to allocate resources: "
+                                     "Job/step already completing or completed\n")
                 cluster.wake()
                 return state
             if reason != "None" and not said_queued:
@@ -89,7 +90,7 @@ def _fault(cluster: common.Cluster, step: steprun.Step, fault: str) -> int | Non
     if kind == "no_output":
         step.codes = {r: (0, signal.SIGKILL) for r in range(n)}
         return stepreport.report(step, nodes, None)
-    if kind == "nodefail":
+    if kind == "nodefail" and not float(value or 0):  # later: the controller ends the running step
         stepreport.announce(step, "DUE TO NODE FAILURE")
         return 143
     return None
@@ -121,9 +122,10 @@ def main(cluster: common.Cluster, argv: list[str]) -> int:
         step = _new_step(cluster, int(outer), opts, rest, mpi)
         fault = ""
     else:
-        step, fault = _new_job(cluster, opts, rest, workdir, mpi)
-        if step is None:
+        new, fault = _new_job(cluster, opts, rest, workdir, mpi)
+        if new is None:
             return 1
+        step = new
     if missing_dir:
         workdir = "/tmp"
         sys.stderr.write(f"slurmstepd-{step.placement[0][0]}: error: couldn't chdir to `{missing_dir}': "
