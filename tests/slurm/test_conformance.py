@@ -5,7 +5,7 @@ first; see docs/slurm.md "Measured fidelity" for which scenarios the mock passes
 :meth:`Cluster.norm` replaced job ids, the node name, the partition and ISO times by placeholders; nothing else
 is relaxed, except lines real SLURM itself prints only sometimes (listed as optional in each scenario).
 
-One file on purpose (~500 lines): it is the fidelity table, one test per row, helpers in slurmclusters.py.
+One file on purpose (~570 lines): it is the fidelity table, one test per row, helpers in slurmclusters.py.
 """
 
 from __future__ import annotations
