@@ -110,7 +110,7 @@ def build(cluster: common.Cluster, opts: dict[str, str], name: str, workdir: str
 def insert(cluster: common.Cluster, job: dict[str, Any], env: dict[str, str], ntasks_given: bool) -> int:
     """Insert the job (PENDING), applying the control API's "next job" hold and fault; returns its id."""
     env = dict(env)
-    env["_XLIB_SUBMIT_DIR"] = _cwd()
+    env["_XLIB_SUBMIT_DIR"] = current_dir()
     env["_XLIB_NTASKS_GIVEN"] = "1" if ntasks_given else "0"
     conn = cluster.conn
     with db.write(conn):
@@ -146,7 +146,7 @@ class _Rejected(Exception):
 Rejected = _Rejected
 
 
-def _cwd() -> str:
+def current_dir() -> str:
     try:
         return os.getcwd()
     except OSError:

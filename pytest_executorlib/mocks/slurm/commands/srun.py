@@ -111,7 +111,7 @@ def main(cluster: common.Cluster, argv: list[str]) -> int:
     if not rest:
         sys.stderr.write("srun: fatal: No command given to execute.\n")
         return 1
-    cwd = submit._cwd()
+    cwd = submit.current_dir()
     workdir = os.path.join(cwd, opts["chdir"]) if "chdir" in opts else cwd
     missing_dir = "" if os.path.isdir(workdir) else workdir
     outer = os.environ.get("SLURM_JOB_ID", "")
