@@ -5,7 +5,7 @@ first; see docs/slurm.md "Measured fidelity" for which scenarios the mock passes
 :meth:`Cluster.norm` replaced job ids, the node name, the partition and ISO times by placeholders; nothing else
 is relaxed, except lines real SLURM itself prints only sometimes (listed as optional in each scenario).
 
-One file on purpose (~500 lines): it is the fidelity table, one test per row, helpers in slurmclusters.py.
+One file on purpose (~570 lines): it is the fidelity table, one test per row, helpers in slurmclusters.py.
 """
 
 from __future__ import annotations
@@ -355,7 +355,7 @@ def test_scontrol_show_job_of_a_failed_job(cluster: Cluster) -> None:
 # --- squeue, sinfo, sacct formats ----------------------------------------------------------------------------
 
 SQUEUE_HEADER = "             JOBID PARTITION     NAME     USER ST       TIME  NODES NODELIST(REASON)"
-SLEEPER = SH + "#SBATCH --job-name=sleeper\nsleep 60\n"
+SLEEPER = SH + "#SBATCH --job-name=sleeper\nexec sleep 60\n"  # exec: see the time-limit scenario
 
 
 def squeue_line(cluster: Cluster, listing: str, job: int) -> str:
@@ -499,7 +499,9 @@ def test_scancel_unknown_finished_and_bad_ids(cluster: Cluster) -> None:
 @pytest.mark.slurm_slow
 @pytest.mark.timeout(400)
 def test_time_limit_ends_srun_and_batch_job_as_timeout(cluster: Cluster) -> None:
-    job = cluster.sbatch(SH + "#SBATCH --time=1\n#SBATCH --output=limit.out\necho started\nsleep 300\n")
+    # exec: with a shell waiting for sleep, real SLURM records ExitCode 0:15 or 143:0 (which of the two dies of
+    # SIGTERM first); the signal itself is what the scenario compares
+    job = cluster.sbatch(SH + "#SBATCH --time=1\n#SBATCH --output=limit.out\necho started\nexec sleep 300\n")
     proc = cluster.start("srun", "--time=1", "sh", "-c", "echo $SLURM_JOB_ID; exec sleep 300")
     assert proc.stdout is not None
     step_job = int(LineReader(proc.stdout).next(timeout=30))
@@ -518,7 +520,7 @@ def test_time_limit_ends_srun_and_batch_job_as_timeout(cluster: Cluster) -> None
     )
     for timed_out in (step_job, job):
         fields = cluster.wait_state(timed_out, "TIMEOUT", timeout=120)
-        assert (fields["Reason"], fields["ExitCode"], fields["TimeLimit"]) == ("TimeLimit", "0:15", "00:01:00")
+        assert (fields["Reason"], fields["ExitCode"], fields["TimeLimit"]) == ("TimeLimit", "0:15", "00:01:00"), fields
     assert cluster.lines((cluster.workdir / "limit.out").read_text(), {"J": job}) == [
         "started",
         "slurmstepd-<node>: error: *** JOB <J> ON <node> CANCELLED AT <time> DUE TO TIME LIMIT ***",
