@@ -281,3 +281,15 @@ def test_label_and_stdin(run: Run) -> None:
     r = run("srun", "-l", "-n", "2", "sh", "-c", 'read line; echo "$SLURM_PROCID got ${line:-nothing}"', input="hello\n")
     assert r.returncode == 0
     assert sorted(r.stdout.splitlines()) == ["0: 0 got hello", "1: 1 got hello"]  # stdin goes to every task
+
+
+def test_terminating_a_waiting_srun_cancels_its_job(cluster: MockSlurm) -> None:
+    proc = subprocess.Popen(["srun", "-n", "5", "true"], env=cluster.environ(), stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    proc.stderr.readline()
+    job = cluster.jobs()[0]
+    assert proc.stderr.readline() == f"srun: job {job.id} queued and waiting for resources\n"
+    proc.terminate()
+    assert proc.wait(timeout=30) == 1
+    assert proc.stderr.read() == f"srun: Job allocation {job.id} has been revoked\n"
+    assert cluster.job(job.id).state == "CANCELLED"
