@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from executor._version import __version__
-from executor.cli import cache, doctor
+from executor.cli import cache, doctor, mock_env
 
 
 #: Program name of the console script (``[project.scripts]`` in pyproject.toml).
@@ -23,10 +23,11 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     """The top-level argument parser; ``prog`` is the command shown in usage and help texts."""
     parser = argparse.ArgumentParser(prog=prog, description="Tools of the pytest-executorlib reference executor.")
     parser.add_argument("--version", action="version", version=f"pytest-executorlib {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="{cache,doctor}")
+    commands = parser.add_subparsers(dest="command", metavar="{cache,doctor,mock-env}")
     commands.required = True
     cache.add_parser(commands)
     doctor.add_parser(commands)
+    mock_env.add_parser(commands)
     return parser
 
 
@@ -38,6 +39,8 @@ def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
             return cache.run(args, sys.stdout)
         if args.command == "doctor":
             return doctor.run(args, sys.stdout)
+        if args.command == "mock-env":
+            return mock_env.run(args, sys.stdout)
     except BrokenPipeError:  # `... | head`
         return 0
     return 2  # pragma: no cover - argparse rejects unknown commands first
