@@ -31,7 +31,7 @@ die() {
     done
     exit 1
 }
-node_state() { SLURM_CONF="$conf" timeout 5 sinfo --noheader --Node --format=%t 2>/dev/null | head -n1 | tr -d ' *'; }
+node_state() { SLURM_CONF="$conf" timeout 5 sinfo --noheader --Node --format=%t 2>/dev/null | head -n1 | tr -cd 'a-z'; }
 
 # The controller that answers is this folder's (not another cluster on the same port).
 ours_answers() {
@@ -44,7 +44,8 @@ running() { [ -f "$dir/run/$1.pid" ] && [ "$(cat "/proc/$(cat "$dir/run/$1.pid")
 if [ -f "$conf" ] && command -v sinfo >/dev/null && running slurmctld && running slurmd; then
     state="$(node_state || true)"
     case "$state" in
-        idle|mix|alloc|comp)
+        ""|down|drain|drng|fail|failg|inval|unk|futr|npc|maint|resv) ;;  # no answer or a node that cannot run jobs
+        *)  # idle, mix, alloc, comp, plnd (a job planned by backfill)...: others may be using it, keep it
             if ours_answers; then log "reusing the running SLURM of $dir (node $state)"; echo "$conf"; exit 0; fi ;;
     esac
 fi
