@@ -51,6 +51,15 @@ def run(command: list[str], project: Path, env: dict[str, str]) -> subprocess.Co
     return done
 
 
+def _alive(pid: int) -> bool:
+    """``pid`` runs (a zombie has finished: its data file is complete)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
 def tagged_lines(kind: str) -> dict[str, int]:
     lines = (SAMPLE / "pkg" / "work.py").read_text().splitlines()
     return {m.group(1): n for n, line in enumerate(lines, 1) if (m := re.search(rf"# {kind}: (\w+)", line))}
@@ -148,10 +157,17 @@ def test_parent_gone_workers_save_on_sigterm(project: Path) -> None:
     """The parent exits without shutting down: the template SIGTERMs its workers, which save first."""
     env = clean_environment(project)
     run([PYTHON, "-m", "coverage", "run", "-p", "--source=pkg", "orphan.py"], project, env)
-    deadline = time.monotonic() + 10
-    while not list(project.glob(".coverage.*.H*h")) and time.monotonic() < deadline:
+    # The orphaned worker saves its data when the fork server SIGTERMs it, after orphan.py has exited: wait
+    # (bounded) for its data file, then for the process named in the file's name to be gone, so the file is
+    # complete before it is combined.
+    deadline = time.monotonic() + 20
+    while not (files := list(project.glob(".coverage.*.pid*"))) and time.monotonic() < deadline:
         time.sleep(0.05)
-    time.sleep(0.2)
+    assert files, "the orphaned worker wrote no coverage data within 20 s"
+    for pid in {int(m.group(1)) for f in files if (m := re.search(r"\.pid(\d+)\.", f.name))}:
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(pid), f"the orphaned worker {pid} did not exit within 20 s of its SIGTERM"
     run([PYTHON, "-m", "coverage", "combine", "-q"], project, env)
     work = report(project, env)
     assert tagged_lines("worker-only")["orphaned"] in work["executed_lines"]  # type: ignore[operator]
