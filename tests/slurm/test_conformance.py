@@ -428,7 +428,10 @@ def test_sacct_without_accounting_storage(cluster: Cluster) -> None:
 
 
 def test_dependency_comma_rule_afterok_a_comma_b_means_afterany_b(cluster: Cluster) -> None:
-    ok = cluster.sbatch(SH + "sleep 1\n", name="ok.sh")
+    # OK runs until the test has read the dependencies (a file it creates; bounded to 60 s), so that on a busy
+    # machine its dependants cannot have been released before they are looked at.
+    go = cluster.workdir / "go"
+    ok = cluster.sbatch(SH + f"for i in $(seq 600); do [ -e {go} ] && exit 0; sleep 0.1; done\n", name="ok.sh")
     bad = cluster.sbatch(SH + "exit 7\n", name="bad.sh")
     jobs = {"OK": ok, "BAD": bad}
     runs = cluster.sbatch(SH + "echo ran\n", f"--dependency=afterok:{ok},{bad}", "--output=runs.out", name="runs.sh")
@@ -436,6 +439,7 @@ def test_dependency_comma_rule_afterok_a_comma_b_means_afterany_b(cluster: Clust
     deps = {j: cluster.show_job(j).get("Dependency", "") for j in (runs, never)}
     assert cluster.norm(deps[runs], jobs) in {"afterok:<OK>(unfulfilled),afterany:<BAD>(unfulfilled)", "afterok:<OK>(unfulfilled)"}
     assert cluster.norm(deps[never], jobs).startswith("afterok:<BAD>(")
+    go.touch()
     cluster.wait_state(runs, "COMPLETED")
     assert (cluster.workdir / "runs.out").read_text() == "ran\n"
     fields = cluster.wait_job(never, lambda f: f.get("Reason") == "DependencyNeverSatisfied", what="never satisfiable")
