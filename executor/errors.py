@@ -15,6 +15,11 @@ class RunTimeLimitError(TimeoutError):
         self.limit = limit
 
 
+class CallStoppedError(RuntimeError):
+    """A running call was stopped before it returned (``executor.api.terminate``: e.g. its test failed or timed
+    out); its worker and every process the call started were killed."""
+
+
 class WorkerStartError(ExecutorlibSocketError):
     """Worker processes could not be started, so queued calls cannot run."""
 

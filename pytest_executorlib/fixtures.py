@@ -21,8 +21,10 @@ import pytest
 from pytest_executorlib.backends import executor_class
 from pytest_executorlib.cleanup import begin_test
 from pytest_executorlib.state import CacheWindow, cache_window_key, get_state
+from pytest_executorlib.stopping import stop_now
 
-#: Set by the plugin when the test's call phase failed (then unfinished futures are not reported again).
+#: Set by the plugin when the test's call phase failed: its executors' running calls are stopped, not waited
+#: for, and unfinished futures are not reported again.
 call_failed_key = pytest.StashKey[bool]()
 
 #: Longest argument list shown when naming an unfinished future.
@@ -126,12 +128,22 @@ class _Executors:
             if not s.future.done()
         ]
 
-    def close(self) -> list[str]:
-        """Shut every executor down (pending futures cancelled); return the errors, if any."""
+    def close(self, request: pytest.FixtureRequest) -> list[str]:
+        """Shut every executor down (pending futures cancelled); return the errors, if any.
+
+        After a failed test, running calls are stopped instead of waited for (``stopping``); what was stopped
+        goes to the terminal summary.
+        """
+        failed = request.node.stash.get(call_failed_key, False) or self._state.interrupted
         errors = []
         for built in reversed(self._built):
             try:
-                built.shutdown(wait=True, cancel_futures=True)
+                if failed:
+                    what = "was interrupted" if self._state.interrupted else "failed"
+                    stopped = stop_now(built, f"the test {request.node.nodeid} {what}")
+                    self._state.tally.stopped.extend((request.node.nodeid, line) for line in stopped)
+                else:
+                    built.shutdown(wait=True, cancel_futures=True)
             except Exception as exc:
                 errors.append(f"{type(built).__name__}.shutdown() raised {type(exc).__name__}: {exc}")
             self._state.open_executors.discard(built)
@@ -161,11 +173,12 @@ def executor_factory(request: pytest.FixtureRequest, xlib_cache_dir: Path) -> It
     """Build executors of the selected backend: ``executor_factory(max_workers=2, block_allocation=True)``.
 
     ``cache_directory`` defaults to ``xlib_cache_dir`` (pass ``cache_directory=None`` for no cache).  All
-    executors built are shut down at teardown, with pending futures cancelled.
+    executors built are shut down at teardown, with pending futures cancelled; after a failed test their
+    running calls are stopped (see ``stopping``).
     """
     executors = _Executors(request, xlib_cache_dir, track_futures=False)
     yield executors.make
-    errors = executors.close()
+    errors = executors.close(request)
     if errors:
         pytest.fail("xlib: executor_factory teardown:\n  " + "\n  ".join(errors), pytrace=False)
 
@@ -175,13 +188,13 @@ def executor(request: pytest.FixtureRequest, xlib_cache_dir: Path) -> Iterator[E
     """An executor of the selected backend, caching into ``xlib_cache_dir``, shut down at teardown.
 
     A test that returns while futures of this executor are still pending or running fails (at teardown)
-    with a message naming those calls.
+    with a message naming those calls.  After a failed test its running calls are stopped, not waited for.
     """
     executors = _Executors(request, xlib_cache_dir, track_futures=True)
     built = executors.make()
     yield built
     unfinished = executors.unfinished()
-    errors = executors.close()
+    errors = executors.close(request)
     if unfinished and not request.node.stash.get(call_failed_key, False):
         errors.insert(
             0,

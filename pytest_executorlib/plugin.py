@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from pytest_executorlib import backends, cleanup, markers, options
+from pytest_executorlib import backends, cleanup, markers, options, stopping
 from pytest_executorlib.fixtures import (  # noqa: F401 - fixtures are found by name on this module
     call_failed_key,
     executor,
@@ -210,20 +210,35 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 @pytest.hookimpl(wrapper=True, trylast=True)
 def pytest_runtestloop(session: pytest.Session) -> Generator[None, Any, Any]:
-    """Innermost wrapper: close executors still open before pytest-cov (an outer wrapper) combines data."""
+    """Innermost wrapper: close executors still open before pytest-cov (an outer wrapper) combines data.
+
+    After a KeyboardInterrupt (or ``pytest.exit``) their running calls are stopped, not waited for.
+    """
+    state = get_state(session.config)
     try:
         return (yield)
+    except BaseException:
+        state.interrupted = True
+        raise
     finally:
-        state = get_state(session.config)
+        reason = "pytest was interrupted"
         for still_open in list(state.open_executors):
             with contextlib.suppress(Exception):
-                still_open.shutdown(wait=True, cancel_futures=True)
+                if state.interrupted:
+                    lines = stopping.stop_now(still_open, reason)
+                    state.tally.stopped.extend(("(interrupted)", line) for line in lines)
+                else:
+                    still_open.shutdown(wait=True, cancel_futures=True)
             state.open_executors.discard(still_open)
         # Executors the tests built themselves and left open: their workers must have saved too.
-        api = sys.modules.get("executor.api") or (sys.modules.get("executor") and _import_api())
-        if api is not None:
+        if state.interrupted:
             with contextlib.suppress(Exception):
-                api.shutdown_all(cancel_futures=True)
+                state.tally.stopped.extend(("(interrupted)", line) for line in stopping.stop_all_reference(reason))
+        else:
+            api = sys.modules.get("executor.api") or (sys.modules.get("executor") and _import_api())
+            if api is not None:
+                with contextlib.suppress(Exception):
+                    api.shutdown_all(cancel_futures=True)
 
 
 def _import_api() -> Any:
@@ -307,6 +322,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         for path in t.kept[:_MAX_LISTED]:
             tr.write_line(f"  {path}")
     tr.write_line(f"worker coverage files written: {_count(t.coverage_files)}")
+    if t.stopped:
+        tr.write_line(f"running calls stopped after a failed or interrupted test: {len(t.stopped)}", yellow=True)
+        for where, line in t.stopped[:_MAX_LISTED]:
+            tr.write_line(f"  {where}: {line}")
     if t.calls_run is None:
         tr.write_line(f"(n/a: the {impl} implementation does not report these counters)")
     if t.unmanaged:

@@ -30,6 +30,8 @@ class Tally:
     unmanaged: list[tuple[str, str]] = field(default_factory=list)
     #: directories an xdist worker left for the controller to remove at the end (shared places such as cwd)
     deferred: list[str] = field(default_factory=list)
+    #: (nodeid, call) of running calls stopped after a failed or interrupted test
+    stopped: list[tuple[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -39,7 +41,7 @@ class Tally:
         for key in ("calls_run", "cache_hits", "workers_started", "coverage_files"):
             if other.get(key) is not None:
                 setattr(self, key, (getattr(self, key) or 0) + other[key])
-        for key in ("removed", "kept", "unmanaged", "deferred"):
+        for key in ("removed", "kept", "unmanaged", "deferred", "stopped"):
             getattr(self, key).extend(tuple(v) if isinstance(v, list) else v for v in other.get(key, []))
 
 
@@ -75,6 +77,8 @@ class SessionState:
     #: executors built by the fixtures and not shut down yet (closed before pytest-cov combines)
     open_executors: weakref.WeakSet[Any] = field(default_factory=weakref.WeakSet)
     saved_env: dict[str, str | None] = field(default_factory=dict)
+    #: the test loop ended by an exception (KeyboardInterrupt): executors are stopped, not waited for
+    interrupted: bool = False
 
 
 session_key = pytest.StashKey[SessionState]()

@@ -43,6 +43,32 @@ def shutdown_all(cancel_futures: bool = False) -> int:
     return len(schedulers)
 
 
+def terminate(executor: Executor, reason: str, timeout: float = 10.0) -> list[str]:
+    """Stop ``executor`` now: cancel its queued calls, fail its running ones with ``CallStoppedError(reason)``,
+    kill their workers and every process those started, and wait (bounded) until all are gone.
+
+    For test runners after a failed, timed-out or interrupted test; returns one line per call stopped.
+    """
+    scheduler: Scheduler = executor._scheduler  # type: ignore[attr-defined]
+    stopped = scheduler.terminate(reason)
+    executor.shutdown(wait=False, cancel_futures=True)
+    if not scheduler.join(timeout):
+        stopped.append(f"(its workers were still stopping after {timeout:g} s)")
+    return stopped
+
+
+def terminate_all(reason: str) -> list[str]:
+    """``terminate`` every executor of this process still running (see ``shutdown_all``)."""
+    stopped: list[str] = []
+    schedulers = [s for s in list(_live) if s.alive]
+    for scheduler in schedulers:
+        stopped += scheduler.terminate(reason)
+        scheduler.shutdown(cancel_futures=True)
+    for scheduler in schedulers:
+        scheduler.join(10.0)
+    return stopped
+
+
 @atexit.register
 def _shutdown_at_exit() -> None:
     """Executors nobody shut down finish their calls and stop their workers before the interpreter exits."""
@@ -62,6 +88,7 @@ class BaseExecutor(Executor):
         cache_directory: str | os.PathLike[str] | None = None,
     ) -> None:
         self._scheduler = scheduler
+        self._created_in = os.getpid()
         self._cache_directory = cache_directory
         self._caches: dict[str, Any] = {}
         if cache_directory is not None:
@@ -78,6 +105,12 @@ class BaseExecutor(Executor):
     # ---- submission -------------------------------------------------------------------------------------
     def submit(self, fn: Callable[..., Any], /, *args: Any, resource_dict: dict[str, Any] | None = None, **kwargs: Any) -> Future[Any]:
         """Schedule ``fn(*args, **kwargs)`` and return its Future (see ``resource_dict`` keys in the docs)."""
+        if self._scheduler.forked:
+            raise RuntimeError(
+                f"this {type(self).__name__} was created in the parent process (pid {self._created_in}) and cannot "
+                f"run calls in a process forked from it (pid {os.getpid()}): its scheduler thread and sockets do "
+                "not exist here; create a new executor in the child process"
+            )
         if self._closed or not self._scheduler.accepting:
             raise RuntimeError("cannot schedule new futures after shutdown")
         if not callable(fn):
