@@ -237,9 +237,11 @@ class WorkerPool:
             if kind == m.RESULT:
                 if worker.inflight and worker.inflight[0].task_id == message[1]:
                     task = worker.inflight.popleft()
-                    if task.cache is not None and message[2]:
-                        store_in_cache(task, message[3])
-                    resolve(task, message[2], message[3])
+                    problem = store_in_cache(task, message[3]) if task.cache is not None and message[2] else None
+                    if problem is None:
+                        resolve(task, message[2], message[3])
+                    else:  # warnings are errors, and the cache file could not be written
+                        fail_task(task, problem)
                     results += 1
                     if worker.inflight:
                         self.started(worker)

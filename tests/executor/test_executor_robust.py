@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import pytest
 
@@ -74,3 +75,47 @@ def test_terminate_stops_running_and_queued_calls_and_leaves_no_process(make_exe
     assert not any(xprocs.alive(pid) for pid in workers | {server})
     with pytest.raises(RuntimeError, match="after shutdown"):
         ex.submit(xcalls.identity, 2)
+
+
+# ---- warnings as errors ---------------------------------------------------------------------------------------------
+def test_warnings_as_errors_fail_only_the_affected_call_and_the_executor_stays_usable(make_executor, tmp_path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")  # a directory cannot be created below a regular file, not even by root
+    ex = make_executor(max_workers=1, cache_directory=str(blocker / "cache"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        future = ex.submit(xcalls.identity, 1)
+        with pytest.raises(RuntimeWarning, match=r"could not write the cache file of identity\(\)") as info:
+            future.result(timeout=20)
+        assert isinstance(info.value.__cause__, OSError)
+        logged = ex.submit(xcalls.raise_custom, "boom", resource_dict={"error_log_file": str(blocker / "log.txt")})
+        with pytest.raises(xcalls.CustomError, match="boom") as raised:
+            logged.result(timeout=20)
+        assert any("could not append to error_log_file" in note for note in raised.value.__notes__)
+        fine = ex.submit(xcalls.add, 1, 2, resource_dict={"cache_directory": str(tmp_path / "cache")})
+        assert fine.result(timeout=20) == 3, "the scheduler thread survived"
+
+
+def test_without_error_filter_an_unwritable_cache_costs_a_warning_not_the_value(make_executor, tmp_path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    ex = make_executor(max_workers=1, cache_directory=str(blocker / "cache"))
+    with pytest.warns(RuntimeWarning, match=r"could not write the cache file of identity\(\)"):
+        assert ex.submit(xcalls.identity, 7).result(timeout=20) == 7
+
+
+def test_python_dash_w_error_keeps_the_executor_usable(tmp_path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    source = f"""
+        from executor import SingleNodeExecutor
+        with SingleNodeExecutor(max_workers=1, cache_directory={str(blocker / "cache")!r}) as ex:
+            print("first:", repr(ex.submit(abs, -1).exception(timeout=20)))
+            print("second:", ex.submit(abs, -2, resource_dict={{"cache_directory": {str(tmp_path / "ok")!r}}}).result(timeout=20))
+        """
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", textwrap.dedent(source)], capture_output=True, text=True, timeout=40
+    )
+    assert result.returncode == 0, result.stderr
+    assert 'first: RuntimeWarning("could not write the cache file of abs(): [Errno 20] Not a directory' in result.stdout
+    assert "second: 2" in result.stdout
