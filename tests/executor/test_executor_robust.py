@@ -13,6 +13,7 @@ import pytest
 import xcalls
 import xprocs
 from executor.api import CallStoppedError, terminate
+from executor.errors import RemoteError
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -119,3 +120,21 @@ def test_python_dash_w_error_keeps_the_executor_usable(tmp_path) -> None:
     assert result.returncode == 0, result.stderr
     assert 'first: RuntimeWarning("could not write the cache file of abs(): [Errno 20] Not a directory' in result.stdout
     assert "second: 2" in result.stdout
+
+
+# ---- exceptions that cannot be re-created -----------------------------------------------------------------------
+def test_exception_that_cannot_be_recreated_names_its_type_message_and_traceback(make_executor) -> None:
+    ex = make_executor(max_workers=1)
+    error = ex.submit(xcalls.raise_two_argument_error, 1, 2).exception(timeout=20)
+    assert isinstance(error, RemoteError), repr(error)
+    assert error.type_name == "xcalls.TwoArgumentError"
+    assert error.message == "needs 1 and 2"
+    assert str(error).startswith("xcalls.TwoArgumentError: needs 1 and 2")
+    assert "raise TwoArgumentError(a, b)  # the line the traceback must show" in str(error.__cause__)
+    assert ex.submit(xcalls.identity, 1).result(timeout=20) == 1, "the worker and the executor stay usable"
+
+
+def test_exception_that_round_trips_keeps_its_own_type(make_executor) -> None:
+    ex = make_executor(max_workers=1)
+    error = ex.submit(xcalls.raise_custom, "as before").exception(timeout=20)
+    assert type(error) is xcalls.CustomError and str(error) == "as before"

@@ -160,6 +160,18 @@ class UnpicklableError(Exception):
         self.lock = threading.Lock()
 
 
+class TwoArgumentError(Exception):
+    """Pickles, but cannot be re-created from its pickle: ``args`` holds one message, ``__init__`` needs two."""
+
+    def __init__(self, a, b):
+        super().__init__(f"needs {a} and {b}")
+        self.a, self.b = a, b
+
+
+def raise_two_argument_error(a, b):
+    raise TwoArgumentError(a, b)  # the line the traceback must show
+
+
 def raise_unpicklable():
     raise UnpicklableError("carries a lock")
 
