@@ -138,3 +138,47 @@ def test_exception_that_round_trips_keeps_its_own_type(make_executor) -> None:
     ex = make_executor(max_workers=1)
     error = ex.submit(xcalls.raise_custom, "as before").exception(timeout=20)
     assert type(error) is xcalls.CustomError and str(error) == "as before"
+
+
+# ---- processes a call started end with its worker --------------------------------------------------------------
+STARTERS = {"popen_child": xcalls.start_child, "daemon": xcalls.start_daemon}
+
+
+def _started(directory) -> list[int]:
+    return [int(p.name.split("-")[1]) for p in directory.iterdir()]
+
+
+@pytest.mark.parametrize("what", list(STARTERS))
+def test_processes_a_call_started_end_with_its_worker(make_executor, tmp_path, what: str) -> None:
+    ex = make_executor(max_workers=1)
+    assert ex.submit(STARTERS[what], str(tmp_path)).result(timeout=20) in _started(tmp_path)
+    ex.shutdown(wait=True)
+    [pid] = _started(tmp_path)
+    assert xprocs.eventually(lambda: not xprocs.alive(pid), timeout=5), f"{what} {pid} outlived shutdown()"
+
+
+@pytest.mark.parametrize("what", list(STARTERS))
+def test_processes_a_call_started_end_with_a_worker_killed_by_its_time_limit(make_executor, tmp_path, what: str) -> None:
+    from executor.errors import RunTimeLimitError
+
+    ex = make_executor(max_workers=1)
+    future = ex.submit(xcalls.start_then_sleep, STARTERS[what].__name__, str(tmp_path), resource_dict={"run_time_max": 2})
+    with pytest.raises(RunTimeLimitError):
+        future.result(timeout=30)
+    [pid] = _started(tmp_path)
+    assert xprocs.eventually(lambda: not xprocs.alive(pid), timeout=5), f"{what} {pid} outlived its killed worker"
+    assert ex.submit(xcalls.identity, 1).result(timeout=20) == 1
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("what", list(STARTERS))
+def test_processes_started_on_every_mpi_rank_end_with_the_worker(tmp_path, what: str) -> None:
+    from executor import SingleNodeExecutor
+
+    with SingleNodeExecutor(max_cores=2) as ex:
+        assert len(ex.submit(STARTERS[what], str(tmp_path), resource_dict={"cores": 2}).result(timeout=60)) == 2
+    pids = _started(tmp_path)
+    assert len(pids) == 2
+    assert xprocs.eventually(lambda: not any(xprocs.alive(p) for p in pids), timeout=5), (
+        f"{what} left: {[p for p in pids if xprocs.alive(p)]}"
+    )
