@@ -16,6 +16,12 @@ needs it.  Every future the executor hands out is counted until it is done (``tr
 policy's ``busy()``); a shutdown waits for that, then lets the policy stop its workers (``stop()`` until it
 returns True; bounded by the policy's own timers) and ``close()`` everything.  If the loop itself fails, every
 pending future fails with a clear error instead of staying pending.
+
+``terminate`` is the impatient shutdown (a test runner after a failed test): queued calls are cancelled and the
+policy's ``stop_running`` fails the running ones and kills their workers, then the loop ends as after a
+shutdown.  In a child forked from the process that built the loop, the thread does not exist: ``forked`` is
+true there, ``shutdown``/``join`` do nothing (the at-exit shutdown must not wait for it), and the front end
+refuses ``submit()``.
 """
 
 from __future__ import annotations
