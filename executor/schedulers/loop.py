@@ -17,11 +17,8 @@ policy's ``busy()``); a shutdown waits for that, then lets the policy stop its w
 returns True; bounded by the policy's own timers) and ``close()`` everything.  If the loop itself fails, every
 pending future fails with a clear error instead of staying pending.
 
-``terminate`` is the impatient shutdown (a test runner after a failed test): queued calls are cancelled and the
-policy's ``stop_running`` fails the running ones and kills their workers, then the loop ends as after a
-shutdown.  In a child forked from the process that built the loop, the thread does not exist: ``forked`` is
-true there, ``shutdown``/``join`` do nothing (the at-exit shutdown must not wait for it), and the front end
-refuses ``submit()``.
+``terminate``: queued calls cancelled, the policy's ``stop_running`` fails running ones and kills their workers,
+then as ``shutdown``.  In a forked child (``forked``) the thread does not exist: ``shutdown``/``join`` do nothing.
 """
 
 from __future__ import annotations
@@ -158,8 +155,7 @@ class EventLoop:
         return stopped
 
     @property
-    def forked(self) -> bool:
-        """True in a child forked from the process that built this loop: its thread does not exist there."""
+    def forked(self) -> bool:  # in a child forked from the process that built this loop
         return os.getpid() != self._pid
 
     def join(self, timeout: float | None = None) -> bool:
