@@ -21,7 +21,7 @@ import pytest
 from pytest_executorlib.backends import executor_class
 from pytest_executorlib.cleanup import begin_test
 from pytest_executorlib.state import CacheWindow, cache_window_key, get_state
-from pytest_executorlib.stopping import stop_now
+from pytest_executorlib.stopping import Snapshot, stop_now
 
 #: Set by the plugin when the test's call phase failed: its executors' running calls are stopped, not waited
 #: for, and unfinished futures are not reported again.
@@ -80,6 +80,7 @@ class _Executors:
         self._state = get_state(request.config)
         self._caches = _test_caches(request)
         self._built: list[Executor] = []
+        self._snapshots: dict[int, Snapshot] = {}  # id(executor) -> processes before it (other implementations)
         self.submitted: list[_Submitted] | None = [] if track_futures else None
 
     def _register(self, directory: Any) -> None:
@@ -93,7 +94,10 @@ class _Executors:
         kwargs.setdefault("cache_directory", str(self._cache_dir))
         self._register(kwargs["cache_directory"])
         self._register((kwargs.get("resource_dict") or {}).get("cache_directory"))
+        snapshot = None if state.impl == "reference" else Snapshot()
         built: Executor = cls(**kwargs)
+        if snapshot is not None:
+            self._snapshots[id(built)] = snapshot
         self._instrument(built)
         self._built.append(built)
         state.open_executors.add(built)
@@ -140,7 +144,8 @@ class _Executors:
             try:
                 if failed:
                     what = "was interrupted" if self._state.interrupted else "failed"
-                    stopped = stop_now(built, f"the test {request.node.nodeid} {what}")
+                    reason = f"the test {request.node.nodeid} {what}"
+                    stopped = stop_now(built, reason, self._snapshots.get(id(built)))
                     self._state.tally.stopped.extend((request.node.nodeid, line) for line in stopped)
                 else:
                     built.shutdown(wait=True, cancel_futures=True)
@@ -148,6 +153,7 @@ class _Executors:
                 errors.append(f"{type(built).__name__}.shutdown() raised {type(exc).__name__}: {exc}")
             self._state.open_executors.discard(built)
         self._built.clear()
+        self._snapshots.clear()
         return errors
 
 
