@@ -3,6 +3,6 @@
 # (lines that run only inside executor workers are counted).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash ci/setup-venv.sh all
+bash ci/setup-venv.sh all,test
 cd examples/downstream
 ../../.venv/bin/python -m pytest --xlib-backend=local --cov=mysim --cov-report=term-missing "$@"

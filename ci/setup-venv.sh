@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Create .venv (if missing) and install this project with the extras given as arguments.
+# Create .venv (if missing) and install this project with the extras given as argument (default: all,test:
+# every user extra plus the test tools; `all` alone is what a user gets, without the test suite's tools).
 # Works on a fresh Debian/Ubuntu machine: installs python3-venv with apt when the venv module is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-extras="${1:-all}"
+extras="${1:-all,test}"
 python="${PYTHON:-python3}"
 "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' || {
     echo "pytest-executorlib needs Python >= 3.10, $python is $("$python" --version 2>&1)" >&2; exit 1; }

@@ -51,13 +51,18 @@ class RemoteTraceback(Exception):
         return self.tb
 
 
+def install_hint(extra: str) -> str:
+    """The command that installs ``extra``, quoted so that it also works in zsh (where ``[...]`` is a glob)."""
+    return f"pip install 'pytest-executorlib[{extra}]'"
+
+
 class MissingExtraError(ImportError):
     """An optional dependency is missing; the message names the extra that installs it."""
 
     def __init__(self, module: str, extra: str, purpose: str) -> None:
         super().__init__(
             f"{purpose} needs the Python package {module!r}, which is not installed; "
-            f"install it with: pip install 'pytest-executorlib[{extra}]'",
+            f"install it with: {install_hint(extra)}",
             name=module,
         )
         self.extra = extra

@@ -3,6 +3,8 @@
 Downstream test suites may rely on exactly what is listed here (fixture names, scopes and types; marker
 signatures; option names).  Anything else in ``pytest_executorlib`` is internal.  A change to a listed item
 that can break a downstream suite bumps the major part of :data:`API_VERSION`; an addition bumps the minor part.
+The documentation site renders its fixture, marker and option tables from this module
+(``docs/hooks/api_tables.py``), so a change here is a change of the documentation too.
 """
 
 from __future__ import annotations
@@ -14,14 +16,15 @@ from pytest_executorlib.fixtures import ExecutorFactory
 from pytest_executorlib.markers import MARKERS
 from pytest_executorlib.options import SETTINGS
 
-API_VERSION: Final = "1.0"
+API_VERSION: Final = "1.1"
 
 #: fixture name -> (scope, type, what the test gets)
 FIXTURES: Final[dict[str, tuple[str, str, str]]] = {
     "executor": (
         "function",
         "concurrent.futures.Executor",
-        "an executor of the selected backend caching into xlib_cache_dir, shut down at teardown; "
+        "an executor of the selected backend caching into xlib_cache_dir (if h5py is installed), shut down at "
+        "teardown; "
         "a test leaving unfinished futures errors at teardown naming them; after a failed or interrupted "
         "test its running calls are stopped, not waited for",
     ),
@@ -29,7 +32,8 @@ FIXTURES: Final[dict[str, tuple[str, str, str]]] = {
         "function",
         "ExecutorFactory",
         "callable(**kwargs) building executors of the selected backend (cache_directory defaults to "
-        "xlib_cache_dir); all shut down at teardown (running calls stopped after a failed test)",
+        "xlib_cache_dir if h5py is installed); all shut down at teardown (running calls stopped after a failed "
+        "test)",
     ),
     "xlib_backend": ("session", "str", "name of the selected backend, e.g. 'local'"),
     "xlib_cache_dir": ("function", "pathlib.Path", "a fresh cache directory, removed after the test"),

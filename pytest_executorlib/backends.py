@@ -69,28 +69,33 @@ def _usable(backend: Backend) -> bool:
     return backend.command is None or shutil.which(backend.command) is not None
 
 
-def get_backend(name: str) -> Backend:
-    """Return the table row for ``name``; an unknown name is a usage error listing the valid ones."""
+def get_backend(name: str, given: str | None = None) -> Backend:
+    """Return the table row for ``name``; an unknown name is a usage error listing the valid ones.
+
+    ``given`` (here and below) is the setting as the user wrote it (``XLIB_BACKEND=bogus``), named in errors.
+    """
     try:
         return BACKENDS[name]
     except KeyError:
         valid = ", ".join(BACKENDS)
-        raise pytest.UsageError(f"--xlib-backend: unknown backend {name!r}; valid backends: {valid}") from None
+        where = given or f"--xlib-backend={name}"
+        raise pytest.UsageError(f"{where}: unknown backend {name!r}; valid backends: {valid}") from None
 
 
-def check_implementation(impl: str) -> str:
+def check_implementation(impl: str, given: str | None = None) -> str:
     """Return the package name of ``impl``; unknown or not installed is a usage error."""
+    where = given or f"--xlib-impl={impl}"
     try:
         package = IMPLEMENTATIONS[impl]
     except KeyError:
         valid = ", ".join(IMPLEMENTATIONS)
-        raise pytest.UsageError(f"--xlib-impl: unknown implementation {impl!r}; valid: {valid}") from None
+        raise pytest.UsageError(f"{where}: unknown implementation {impl!r}; valid: {valid}") from None
     if not _module_exists(package):
-        raise pytest.UsageError(f"--xlib-impl={impl}: package {package!r} is not installed")
+        raise pytest.UsageError(f"{where}: package {package!r} is not installed")
     return package
 
 
-def check_available(backend: Backend) -> None:
+def check_available(backend: Backend, given: str | None = None) -> None:
     """Raise a usage error when the backend's module does not exist (yet)."""
     if backend.module is not None and not _module_exists(backend.module):
         available = ", ".join(b.name for b in BACKENDS.values() if _usable(b))
@@ -98,13 +103,12 @@ def check_available(backend: Backend) -> None:
             problem = f"is not available yet (module {backend.module} does not exist)"
         else:
             problem = f"needs the Python module {backend.module!r}, which is not installed"
-        raise pytest.UsageError(
-            f"--xlib-backend={backend.name}: backend {backend.name!r} {problem}; available backends: {available}"
-        )
+        where = given or f"--xlib-backend={backend.name}"
+        raise pytest.UsageError(f"{where}: backend {backend.name!r} {problem}; available backends: {available}")
 
 
 @contextlib.contextmanager
-def backend_session(backend: Backend, config: pytest.Config) -> Iterator[None]:
+def backend_session(backend: Backend, config: pytest.Config, given: str | None = None) -> Iterator[None]:
     """Set up what the backend needs for the whole session (its module's ``backend_session``, if any)."""
     with contextlib.ExitStack() as stack:
         if backend.module is not None:
@@ -115,8 +119,8 @@ def backend_session(backend: Backend, config: pytest.Config) -> Iterator[None]:
         if backend.command is not None and shutil.which(backend.command) is None:
             available = ", ".join(b.name for b in BACKENDS.values() if _usable(b))
             raise pytest.UsageError(
-                f"--xlib-backend={backend.name}: backend {backend.name!r} needs the program {backend.command!r} "
-                f"on PATH; available backends: {available}"
+                f"{given or f'--xlib-backend={backend.name}'}: backend {backend.name!r} needs the program "
+                f"{backend.command!r} on PATH; available backends: {available}"
             )
         yield
 

@@ -7,6 +7,7 @@ new ``API_VERSION``.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import re
 import reprlib
@@ -19,6 +20,7 @@ from typing import Any, Protocol
 import pytest
 
 from pytest_executorlib.backends import executor_class
+from pytest_executorlib import graphs
 from pytest_executorlib.cleanup import begin_test
 from pytest_executorlib.state import CacheWindow, cache_window_key, get_state
 from pytest_executorlib.stopping import Snapshot, stop_now
@@ -33,6 +35,15 @@ _REPR = reprlib.Repr()
 _REPR.maxstring = _REPR.maxother = 40
 #: Forget finished futures once this many are remembered (a test submitting thousands of calls).
 _PRUNE_AT = 1000
+
+
+def cache_available() -> bool:
+    """True when h5py (the ``cache`` extra) is installed: the fixtures' default cache needs it.
+
+    Without it the fixtures build executors without a cache, so ``pip install pytest-executorlib`` alone gives
+    working ``executor`` fixtures; a test that asks for a cache explicitly still gets the error naming the extra.
+    """
+    return importlib.util.find_spec("h5py") is not None
 
 
 class ExecutorFactory(Protocol):
@@ -82,6 +93,7 @@ class _Executors:
         self._built: list[Executor] = []
         self._snapshots: dict[int, Snapshot] = {}  # id(executor) -> processes before it (other implementations)
         self.submitted: list[_Submitted] | None = [] if track_futures else None
+        self._log = graphs.log_for(request.node, self._state.graph_dir)
 
     def _register(self, directory: Any) -> None:
         if directory:
@@ -91,11 +103,13 @@ class _Executors:
         __tracebackhide__ = True
         state = self._state
         cls = executor_class(state.backend, state.impl)
-        kwargs.setdefault("cache_directory", str(self._cache_dir))
+        if "cache_directory" not in kwargs:
+            kwargs["cache_directory"] = str(self._cache_dir) if cache_available() else None
         self._register(kwargs["cache_directory"])
         self._register((kwargs.get("resource_dict") or {}).get("cache_directory"))
         snapshot = None if state.impl == "reference" else Snapshot()
-        built: Executor = cls(**kwargs)
+        with graphs.building(self._log, state.impl):
+            built: Executor = cls(**kwargs)
         if snapshot is not None:
             self._snapshots[id(built)] = snapshot
         self._instrument(built)
@@ -106,13 +120,15 @@ class _Executors:
     def _instrument(self, built: Executor) -> None:
         """Wrap ``submit`` on the instance: register resource_dict cache directories, remember futures."""
         original = built.submit
-        register, submitted = self._register, self.submitted
+        register, submitted, record = self._register, self.submitted, graphs.wrapper_records(self._log, self._state.impl)
 
         def submit(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
             resource_dict = kwargs.get("resource_dict")
             if isinstance(resource_dict, dict):
                 register(resource_dict.get("cache_directory"))
             future = original(fn, *args, **kwargs)
+            if record is not None:
+                record(future, fn, args, {k: v for k, v in kwargs.items() if k != "resource_dict"})
             if submitted is not None:
                 if len(submitted) >= _PRUNE_AT:  # do not keep the results of many finished calls alive
                     submitted[:] = [s for s in submitted if not s.future.done()]
@@ -178,9 +194,9 @@ def xlib_cache_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
 def executor_factory(request: pytest.FixtureRequest, xlib_cache_dir: Path) -> Iterator[ExecutorFactory]:
     """Build executors of the selected backend: ``executor_factory(max_workers=2, block_allocation=True)``.
 
-    ``cache_directory`` defaults to ``xlib_cache_dir`` (pass ``cache_directory=None`` for no cache).  All
-    executors built are shut down at teardown, with pending futures cancelled; after a failed test their
-    running calls are stopped (see ``stopping``).
+    ``cache_directory`` defaults to ``xlib_cache_dir`` when h5py is installed, else to None (pass
+    ``cache_directory=None`` for no cache).  All executors built are shut down at teardown, with pending
+    futures cancelled; after a failed test their running calls are stopped (see ``stopping``).
     """
     executors = _Executors(request, xlib_cache_dir, track_futures=False)
     yield executors.make
@@ -191,7 +207,8 @@ def executor_factory(request: pytest.FixtureRequest, xlib_cache_dir: Path) -> It
 
 @pytest.fixture
 def executor(request: pytest.FixtureRequest, xlib_cache_dir: Path) -> Iterator[Executor]:
-    """An executor of the selected backend, caching into ``xlib_cache_dir``, shut down at teardown.
+    """An executor of the selected backend, caching into ``xlib_cache_dir`` (when h5py, the ``cache`` extra, is
+    installed), shut down at teardown.
 
     A test that returns while futures of this executor are still pending or running fails (at teardown)
     with a message naming those calls.  After a failed test its running calls are stopped, not waited for.

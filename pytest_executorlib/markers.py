@@ -2,6 +2,13 @@
 
 Each marker turns into a skip with a reason (or, for a misspelt backend name, a usage error) before the test
 runs; :data:`MARKERS` is the registration text (``pytest --markers``), so ``--strict-markers`` accepts them.
+
+Living next to pytest-mpi (common on HPC machines), which also has an ``mpi`` marker but means "this pytest runs
+under ``mpirun``" and skips every ``mpi`` test without ``--with-mpi``: the two are told apart by their
+arguments.  An ``mpi`` mark with ``ranks`` (keyword or positional; pytest-mpi takes neither) is ours, a bare
+``mpi`` or ``mpi(min_size=N)`` is pytest-mpi's.  When pytest-mpi is loaded we do not register ``mpi`` a second
+time, and :func:`undo_pytest_mpi_skip` removes the skip pytest-mpi put on our tests (the plugin calls it from a
+``pytest_collection_modifyitems`` wrapper, i.e. after pytest-mpi's own hook).
 """
 
 from __future__ import annotations
@@ -22,9 +29,49 @@ MARKERS: dict[str, str] = {
 }
 
 
+#: pytest-mpi's plugin name (its ``pytest11`` entry point).
+PYTEST_MPI = "pytest_mpi"
+
+
+def pytest_mpi_loaded(config: pytest.Config) -> bool:
+    """True when pytest-mpi is active in this run (installed and not disabled with ``-p no:pytest_mpi``)."""
+    return config.pluginmanager.hasplugin(PYTEST_MPI)
+
+
 def register(config: pytest.Config) -> None:
-    for text in MARKERS.values():
+    shared = pytest_mpi_loaded(config)
+    for name, text in MARKERS.items():
+        if name == "mpi" and shared:
+            continue  # pytest-mpi registers `mpi` itself: one registration, no duplicate in `pytest --markers`
         config.addinivalue_line("markers", text)
+
+
+def is_ours(mark: pytest.Mark, pytest_mpi: bool) -> bool:
+    """Whether an ``mpi`` mark belongs to this plugin: always without pytest-mpi, else only with ``ranks``."""
+    return not pytest_mpi or "ranks" in mark.kwargs or bool(mark.args)
+
+
+def own_mpi_mark(item: pytest.Item, pytest_mpi: bool) -> pytest.Mark | None:
+    """The test's ``mpi(ranks=N)`` mark if it is ours (see the module docstring), else None."""
+    mark = item.get_closest_marker("mpi")
+    return mark if mark is not None and is_ours(mark, pytest_mpi) else None
+
+
+def uses_markers(item: pytest.Item, pytest_mpi: bool) -> bool:
+    """True if the test carries one of this plugin's markers."""
+    if own_mpi_mark(item, pytest_mpi) is not None:
+        return True
+    return any(item.get_closest_marker(name) is not None for name in MARKERS if name != "mpi")
+
+
+def _is_pytest_mpi_skip(mark: pytest.Mark) -> bool:
+    return mark.name == "skip" and "--with-mpi" in str(mark.kwargs.get("reason", ""))
+
+
+def undo_pytest_mpi_skip(item: pytest.Item) -> None:
+    """Remove the "need --with-mpi option to run" skip pytest-mpi adds to a test whose ``mpi`` mark is ours."""
+    if own_mpi_mark(item, pytest_mpi=True) is not None:
+        item.own_markers[:] = [mark for mark in item.own_markers if not _is_pytest_mpi_skip(mark)]
 
 
 def find_mpiexec() -> str | None:
@@ -48,8 +95,11 @@ def _mpi_skip_reason(ranks: int, oversubscribe: bool) -> str | None:
     return None
 
 
-def skip_reason(item: pytest.Item, backend: Backend, oversubscribe: bool) -> str | None:
-    """Why ``item`` must be skipped on ``backend``, or None.  A misspelt backend name is a usage error."""
+def skip_reason(item: pytest.Item, backend: Backend, oversubscribe: bool, pytest_mpi: bool = False) -> str | None:
+    """Why ``item`` must be skipped on ``backend``, or None.  A misspelt backend name is a usage error.
+
+    ``pytest_mpi``: pytest-mpi is loaded, so a bare ``mpi`` mark is its, not ours.
+    """
     for mark in item.iter_markers("xlib_backends"):
         names = [str(n) for n in mark.args]
         unknown = [n for n in names if n not in BACKENDS]
@@ -64,7 +114,7 @@ def skip_reason(item: pytest.Item, backend: Backend, oversubscribe: bool) -> str
         if item.get_closest_marker(family) is not None and backend.family != family:
             wanted = ", ".join(b.name for b in BACKENDS.values() if b.family == family)
             return f"{family}: needs a {family} backend ({wanted}), not --xlib-backend={backend.name}"
-    mpi = item.get_closest_marker("mpi")
+    mpi = own_mpi_mark(item, pytest_mpi)
     if mpi is not None:
         ranks = mpi.kwargs.get("ranks", mpi.args[0] if mpi.args else 1)
         if not isinstance(ranks, int) or isinstance(ranks, bool) or ranks < 1:

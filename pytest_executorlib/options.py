@@ -2,7 +2,8 @@
 
 Each setting is a :class:`Setting` row in :data:`SETTINGS`; :func:`add_options` registers the command line
 flag and the ini key of every row, and :func:`resolve` returns the value together with the source that won,
-so the report header can say where a value came from (as pytest-django and pytest-timeout do).
+so the report header can say where a value came from (as pytest-django and pytest-timeout do), and an error
+about a value names the place the user wrote it (``XLIB_BACKEND=bogus``, not ``--xlib-backend``).
 """
 
 from __future__ import annotations
@@ -96,6 +97,16 @@ SETTINGS: tuple[Setting, ...] = (
         kind="flag",
         help="Run mpi(ranks=N) tests even when N exceeds the CPU cores available to this process",
     ),
+    Setting(
+        name="graph",
+        flag="--xlib-graph",
+        env="XLIB_GRAPH",
+        ini="xlib_graph",
+        default="",
+        metavar="DIR",
+        help="Write into DIR, for each test that used the executor fixtures, the graph of its calls with each "
+        "call's state and duration (<test>.json, .dot, and .svg when Graphviz is installed)",
+    ),
 )
 
 
@@ -105,6 +116,14 @@ class Resolved:
 
     value: str | bool
     source: str  # "command line", "env XLIB_BACKEND", "ini xlib_backend" or "default"
+    #: The setting as the user wrote it, for error messages: "--xlib-backend=bogus", "XLIB_BACKEND=bogus",
+    #: "xlib_backend = bogus (ini file)", or the option with its default value.
+    given: str = ""
+
+    @property
+    def explicit(self) -> bool:
+        """True when the value was given (command line, environment or ini), not the default."""
+        return self.source != "default"
 
 
 @dataclass(frozen=True)
@@ -117,6 +136,11 @@ class Settings:
     strict_cache: Resolved
     worker_coverage: Resolved
     mpi_oversubscribe: Resolved
+    graph: Resolved
+
+    def any_explicit(self) -> bool:
+        """True when at least one setting was given on the command line, in the environment or the ini file."""
+        return any(getattr(self, setting.name).explicit for setting in SETTINGS)
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -157,22 +181,24 @@ def _parse_bool(text: str, where: str) -> bool:
 def _resolve_one(config: pytest.Config, setting: Setting) -> Resolved:
     cli = config.getoption(f"xlib_{setting.name}")
     if cli is not None:
-        return Resolved(cli, "command line")
+        return Resolved(cli, "command line", setting.flag if setting.kind == "flag" else f"{setting.flag}={cli}")
     env = os.environ.get(setting.env)
     if env is not None and (setting.kind == "flag" or env.strip()):
         where = f"env {setting.env}"
-        return Resolved(_parse_bool(env, where) if setting.kind == "flag" else env.strip(), where)
+        value = _parse_bool(env, where) if setting.kind == "flag" else env.strip()
+        return Resolved(value, where, f"{setting.env}={env.strip()}")
     ini = config.getini(setting.ini)
     where = f"ini {setting.ini}"
     # pytest < 9 returns "" or [] for an unset key whose default is None; pytest >= 9 returns None.
     if setting.kind == "flag":
         if isinstance(ini, bool):
-            return Resolved(ini, where)
+            return Resolved(ini, where, f"{setting.ini} = {str(ini).lower()} (ini file)")
         if isinstance(ini, str) and ini:
-            return Resolved(_parse_bool(ini, where), where)
+            return Resolved(_parse_bool(ini, where), where, f"{setting.ini} = {ini} (ini file)")
     elif isinstance(ini, str) and ini.strip():
-        return Resolved(ini.strip(), where)
-    return Resolved(setting.default, "default")
+        return Resolved(ini.strip(), where, f"{setting.ini} = {ini.strip()} (ini file)")
+    default = setting.flag if setting.kind == "flag" else f"{setting.flag}={setting.default}"
+    return Resolved(setting.default, "default", f"{default} (default)")
 
 
 def resolve(config: pytest.Config) -> Settings:

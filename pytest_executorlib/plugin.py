@@ -5,14 +5,17 @@ Life of a session::
     pytest_addoption      options.add_options: the xlib option group and ini keys
     pytest_configure      resolve settings (CLI > env > ini), check backend + implementation (usage errors),
                           register markers, enter the backend's session set-up, set XLIB_WORKER_COVERAGE
-    pytest_report_header  each setting with the source that won
+    pytest_report_header  reporting.header_lines: each setting with the source that won (if one was given, or -v)
     collection            markers.skip_reason -> skip marks
-    per test              cleanup.begin_test ... fixtures register their cache dirs ... cleanup.finish
+    per test              note whether it uses the plugin's fixtures or markers;
+                          cleanup.begin_test ... fixtures register their cache dirs ... cleanup.finish
     pytest_runtestloop    (innermost wrapper) close executors left open, before pytest-cov combines
     pytest_sessionfinish  sweep cache dirs found outside tests; xdist worker -> workeroutput;
-                          --xlib-strict-cache -> exit status 1
-    pytest_terminal_summary  the "xlib" section
+                          --xlib-strict-cache -> exit status 1 and reporting.strict_cache_error
+    pytest_terminal_summary  reporting.summary: the "xlib summary" section
     pytest_unconfigure    leave the backend's session, restore the environment
+
+Quiet until used (``reporting``): installed in a project that never uses it, the plugin prints nothing.
 
 Under pytest-xdist every worker runs all of this for its own tests; the controller only adds up the
 workers' tallies (``pytest_testnodedown``) and removes what they deferred to it.
@@ -24,13 +27,12 @@ import contextlib
 import importlib
 import importlib.util
 import os
-import sys
 from collections.abc import Generator
 from typing import Any
 
 import pytest
 
-from pytest_executorlib import backends, cleanup, markers, options, stopping
+from pytest_executorlib import api, backends, cleanup, graphs, markers, options, reporting, stopping
 from pytest_executorlib.fixtures import (  # noqa: F401 - fixtures are found by name on this module
     call_failed_key,
     executor,
@@ -38,13 +40,11 @@ from pytest_executorlib.fixtures import (  # noqa: F401 - fixtures are found by 
     xlib_backend,
     xlib_cache_dir,
 )
-from pytest_executorlib.state import CacheWindow, SessionState, Tally, cache_window_key, get_state, session_key
+from pytest_executorlib.state import CacheWindow, SessionState, cache_window_key, get_state, session_key
 
 _backend_session_key = pytest.StashKey[contextlib.ExitStack]()
 _WORKEROUTPUT_KEY = "xlib_tally"
 _COVERAGE_ENV = "XLIB_WORKER_COVERAGE"
-#: Most paths listed per category in the terminal summary.
-_MAX_LISTED = 10
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -73,10 +73,10 @@ def _is_xdist_controller(config: pytest.Config) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     markers.register(config)
     settings = options.resolve(config)
-    backend = backends.get_backend(str(settings.backend.value))
-    backends.check_available(backend)
+    backend = backends.get_backend(str(settings.backend.value), settings.backend.given)
+    backends.check_available(backend, settings.backend.given)
     impl = str(settings.impl.value)
-    backends.check_implementation(impl)
+    backends.check_implementation(impl, settings.impl.given)
     telemetry = _telemetry() if impl == "reference" else None
     cwd = os.getcwd()
     state = SessionState(
@@ -87,6 +87,7 @@ def pytest_configure(config: pytest.Config) -> None:
         is_xdist_controller=_is_xdist_controller(config),
         session_caches=cleanup.begin_test(cwd),
         telemetry_start=telemetry.snapshot() if telemetry is not None else None,
+        graph_dir=graphs.directory(config, settings.graph.value),
     )
     if not settings.worker_coverage.value:
         state.saved_env[_COVERAGE_ENV] = os.environ.get(_COVERAGE_ENV)
@@ -94,7 +95,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[session_key] = state
     stack = contextlib.ExitStack()
     config.stash[_backend_session_key] = stack
-    stack.enter_context(backends.backend_session(backend, config))
+    stack.enter_context(backends.backend_session(backend, config, settings.backend.given))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -110,35 +111,21 @@ def pytest_unconfigure(config: pytest.Config) -> None:
                 os.environ[name] = value
 
 
-def _yes_no(value: str | bool) -> str:
-    return ("yes" if value else "no") if isinstance(value, bool) else value
-
-
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    s = get_state(config).settings
-    impl = str(s.impl.value)
-    package = backends.IMPLEMENTATIONS[impl]
-    version = backends.implementation_version(impl)
-    return [
-        f"xlib: backend={s.backend.value} ({s.backend.source}), impl={impl} ({s.impl.source}) [{package} {version}]",
-        "xlib: "
-        + ", ".join(
-            f"{label}={_yes_no(r.value)} ({r.source})"
-            for label, r in (
-                ("keep-cache", s.keep_cache),
-                ("strict-cache", s.strict_cache),
-                ("worker-coverage", s.worker_coverage),
-                ("mpi-oversubscribe", s.mpi_oversubscribe),
-            )
-        ),
-    ]
+    return reporting.header_lines(config)
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> Generator[None, None, None]:
+    """A wrapper, so it runs after every plugin's own implementation (pytest-mpi adds its skips there)."""
+    yield
     state = get_state(config)
     oversubscribe = bool(state.settings.mpi_oversubscribe.value)
+    pytest_mpi = markers.pytest_mpi_loaded(config)
     for item in items:
-        reason = markers.skip_reason(item, state.backend, oversubscribe)
+        if pytest_mpi:
+            markers.undo_pytest_mpi_skip(item)
+        reason = markers.skip_reason(item, state.backend, oversubscribe, pytest_mpi)
         if reason is not None:
             item.add_marker(pytest.mark.skip(reason=reason))
 
@@ -187,14 +174,24 @@ def _basetemp(config: pytest.Config) -> str:
         return ""
 
 
+def _uses_plugin(item: pytest.Item) -> bool:
+    """True if the test asks for one of the plugin's fixtures or carries one of its markers."""
+    if not api.FIXTURES.keys().isdisjoint(getattr(item, "fixturenames", ())):
+        return True
+    return markers.uses_markers(item, markers.pytest_mpi_loaded(item.config))
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, Any, Any]:
     state = get_state(item.config)
+    if not state.tally.plugin_used and _uses_plugin(item):
+        state.tally.plugin_used = True
     caches = item.stash[cache_window_key] = cleanup.begin_test()
     try:
         return (yield)
     finally:
         # Function-scoped fixtures (and the executors they built) are torn down by now.
+        graphs.write(item, state.graph_dir)
         found = _candidates(state, caches, scan_cwd=not state.is_xdist_worker)
         if found:
             basetemp = _basetemp(item.config)
@@ -221,30 +218,7 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, Any, Any]:
         state.interrupted = True
         raise
     finally:
-        reason = "pytest was interrupted"
-        for still_open in list(state.open_executors):
-            with contextlib.suppress(Exception):
-                if state.interrupted:
-                    lines = stopping.stop_now(still_open, reason)
-                    state.tally.stopped.extend(("(interrupted)", line) for line in lines)
-                else:
-                    still_open.shutdown(wait=True, cancel_futures=True)
-            state.open_executors.discard(still_open)
-        # Executors the tests built themselves and left open: their workers must have saved too.
-        if state.interrupted:
-            with contextlib.suppress(Exception):
-                state.tally.stopped.extend(("(interrupted)", line) for line in stopping.stop_all_reference(reason))
-        else:
-            api = sys.modules.get("executor.api") or (sys.modules.get("executor") and _import_api())
-            if api is not None:
-                with contextlib.suppress(Exception):
-                    api.shutdown_all(cancel_futures=True)
-
-
-def _import_api() -> Any:
-    import executor.api
-
-    return executor.api
+        stopping.close_open_executors(state)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -293,48 +267,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitC
         _count_telemetry(state)
     if state.is_xdist_worker:
         config.workeroutput[_WORKEROUTPUT_KEY] = state.tally.to_dict()  # type: ignore[attr-defined]
-    elif state.settings.strict_cache.value and state.tally.unmanaged and session.exitstatus == 0:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
-def _count(value: int | None) -> str:
-    return "n/a" if value is None else str(value)
+    elif state.settings.strict_cache.value and state.tally.unmanaged:
+        if session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        reporting.strict_cache_error(config, state)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     state = config.stash.get(session_key, None)
-    if state is None or state.is_xdist_worker:
-        return
-    t: Tally = state.tally
-    s = state.settings
-    tr = terminalreporter
-    tr.write_sep("=", "xlib summary")
-    impl = str(s.impl.value)
-    tr.write_line(
-        f"backend: {state.backend.name}, implementation: {impl} "
-        f"({backends.IMPLEMENTATIONS[impl]} {backends.implementation_version(impl)})"
-    )
-    tr.write_line(f"calls run: {_count(t.calls_run)}, cache hits: {_count(t.cache_hits)}")
-    tr.write_line(f"workers started: {_count(t.workers_started)}")
-    tr.write_line(f"cache directories removed: {len(t.removed)}")
-    if t.kept:
-        tr.write_line(f"cache directories kept (--xlib-keep-cache): {len(t.kept)}")
-        for path in t.kept[:_MAX_LISTED]:
-            tr.write_line(f"  {path}")
-    tr.write_line(f"worker coverage files written: {_count(t.coverage_files)}")
-    if t.stopped:
-        tr.write_line(f"running calls stopped after a failed or interrupted test: {len(t.stopped)}", yellow=True)
-        for where, line in t.stopped[:_MAX_LISTED]:
-            tr.write_line(f"  {where}: {line}")
-    if t.calls_run is None:
-        tr.write_line(f"(n/a: the {impl} implementation does not report these counters)")
-    if t.unmanaged:
-        strict = bool(s.strict_cache.value)
-        tr.write_line(
-            f"cache directories created outside the xlib fixtures: {len(t.unmanaged)}"
-            + (" -- failing the run (--xlib-strict-cache)" if strict else ""),
-            red=strict,
-            yellow=not strict,
-        )
-        for where, path in t.unmanaged[:_MAX_LISTED]:
-            tr.write_line(f"  {where}: {path}")
+    if state is not None and not state.is_xdist_worker:
+        reporting.summary(terminalreporter, config, state)

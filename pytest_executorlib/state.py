@@ -32,6 +32,8 @@ class Tally:
     deferred: list[str] = field(default_factory=list)
     #: (nodeid, call) of running calls stopped after a failed or interrupted test
     stopped: list[tuple[str, str]] = field(default_factory=list)
+    #: a test used the plugin's fixtures or markers (then the summary is shown)
+    plugin_used: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -43,6 +45,11 @@ class Tally:
                 setattr(self, key, (getattr(self, key) or 0) + other[key])
         for key in ("removed", "kept", "unmanaged", "deferred", "stopped"):
             getattr(self, key).extend(tuple(v) if isinstance(v, list) else v for v in other.get(key, []))
+        self.plugin_used = self.plugin_used or bool(other.get("plugin_used"))
+
+    def did_something(self) -> bool:
+        """True when the plugin was used or removed, kept or found a cache directory."""
+        return self.plugin_used or bool(self.removed or self.kept or self.unmanaged)
 
 
 @dataclass
@@ -79,6 +86,7 @@ class SessionState:
     saved_env: dict[str, str | None] = field(default_factory=dict)
     #: the test loop ended by an exception (KeyboardInterrupt): executors are stopped, not waited for
     interrupted: bool = False
+    graph_dir: str | None = None  # --xlib-graph: where each test's call graph is written (None: off)
 
 
 session_key = pytest.StashKey[SessionState]()

@@ -29,6 +29,8 @@ import time
 from concurrent.futures import Executor
 from typing import Any
 
+from pytest_executorlib.state import SessionState
+
 
 def _reference_terminate(built: Executor) -> Any | None:
     """``executor.api.terminate`` if ``built`` is one of the reference implementation's executors."""
@@ -111,3 +113,26 @@ def stop_all_reference(reason: str) -> list[str]:
     if api is None or not hasattr(api, "terminate_all"):
         return []
     return list(api.terminate_all(reason))
+
+
+def close_open_executors(state: SessionState) -> None:
+    """End of the test loop: shut down the executors still open (the fixtures' and, for the reference
+    implementation, those the tests built themselves), so their workers have saved coverage data before
+    pytest-cov combines it.  After an interruption (``state.interrupted``) their running calls are stopped."""
+    reason = "pytest was interrupted"
+    for still_open in list(state.open_executors):
+        with contextlib.suppress(Exception):
+            if state.interrupted:
+                state.tally.stopped.extend(("(interrupted)", line) for line in stop_now(still_open, reason))
+            else:
+                still_open.shutdown(wait=True, cancel_futures=True)
+        state.open_executors.discard(still_open)
+    with contextlib.suppress(Exception):
+        if state.interrupted:
+            state.tally.stopped.extend(("(interrupted)", line) for line in stop_all_reference(reason))
+            return
+        api = sys.modules.get("executor.api")
+        if api is None and "executor" in sys.modules:
+            import executor.api as api
+        if api is not None:
+            api.shutdown_all(cancel_futures=True)

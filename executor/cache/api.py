@@ -20,6 +20,7 @@ from typing import Any
 
 from executor.cache import paths, store
 from executor.cache.errors import CacheCorruptError, CacheCorruptWarning, CacheError, CachePendingError
+from executor.errors import install_hint
 
 __all__ = ["get_cache_data", "get_future_from_cache", "terminate_task_in_cache", "terminate_tasks_in_cache"]
 
@@ -137,8 +138,7 @@ def delete_queue_job(queue_id: int, config_directory: str | None = None, backend
         from pysqa import QueueAdapter
     except ImportError as exc:
         raise ImportError(
-            "terminating queued tasks needs pysqa; install the 'cluster' extra: "
-            "pip install pytest-executorlib[cluster]"
+            f"terminating queued tasks needs pysqa; install the 'cluster' extra: {install_hint('cluster')}"
         ) from exc
     adapter = QueueAdapter(directory=config_directory, queue_type=backend, execute_command=_run_command)
     status = adapter.get_status_of_job(process_id=queue_id)

@@ -8,7 +8,9 @@ fall back on.
 
 from __future__ import annotations
 
-INSTALL_HINT = "pip install pytest-executorlib[cache]"
+from executor.errors import install_hint
+
+INSTALL_HINT = install_hint("cache")
 
 
 class CacheWarning(UserWarning):

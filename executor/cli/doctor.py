@@ -1,7 +1,10 @@
-"""``python -m executor doctor``: check this machine for the problems executorlib's troubleshooting page lists.
+"""``xlib doctor``: check this machine for the problems executorlib's troubleshooting page lists.
 
-Each check prints ``ok``, ``warn`` or ``FAIL`` with what was found and, when something is wrong, what to do.
-The exit status is 1 if a check failed (e.g. workers cannot be reached), else 0.
+Each check prints ``ok``, ``warn``, ``FAIL`` or ``n/a`` (a feature this version does not have) with what was
+found and, when something is wrong, what to do.  The exit status is 1 if a check failed (e.g. workers cannot
+be reached), else 0.  A check reports what it tried, never what merely looks installed: the queue check, for
+instance, names only the cluster executors this version implements.  :data:`DESCRIPTION` is the same text
+for ``--help``, without markup.
 """
 
 from __future__ import annotations
@@ -14,7 +17,20 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from executor.errors import install_hint
+
 Check = Callable[[], tuple[str, str]]
+
+DESCRIPTION = (
+    "Check this machine for the problems listed on executorlib's troubleshooting page. Each check prints ok, "
+    "warn, FAIL or n/a (a feature this version does not have) with what was found and, when something is "
+    "wrong, what to do. The exit status is 1 if a check failed (e.g. workers cannot be reached), else 0."
+)
+#: The MPI check runs a call with this many ranks, and waits this many seconds for it.
+MPI_RANKS = 2
+MPI_TIMEOUT = 60
+#: The executors that submit calls to a batch queue through pysqa.
+CLUSTER_EXECUTORS = ("SlurmClusterExecutor", "FluxClusterExecutor")
 
 
 def _workers() -> tuple[str, str]:
@@ -50,16 +66,56 @@ def _mpi() -> tuple[str, str]:
         path, flavour = mpiexec.find_mpiexec()
     except ImportError as error:
         return "warn", f"cores > 1 (MPI) unavailable: {error}"
-    return "ok", f"MPI available: {flavour} mpiexec at {path}, mpi4py installed"
+    # Installed is not working: run a 2-rank call (max_cores=2 lets it run on a 1-core machine too).
+    from executor import SingleNodeExecutor
+
+    start = time.perf_counter()
+    try:
+        with SingleNodeExecutor(max_cores=MPI_RANKS, openmpi_oversubscribe=True) as ex:
+            ranks = ex.submit(mpi_rank, resource_dict={"cores": MPI_RANKS}).result(timeout=MPI_TIMEOUT)
+    except Exception as error:  # MPI is optional: a broken installation is a warning, with what it said
+        installed = f"{flavour} mpiexec at {path} and mpi4py are installed"
+        return "warn", f"{installed}, but a {MPI_RANKS}-rank call failed: {error!r}"
+    elapsed = (time.perf_counter() - start) * 1000
+    if ranks != list(range(MPI_RANKS)):
+        return "warn", f"a {MPI_RANKS}-rank call through {flavour} mpiexec at {path} returned {ranks!r}"
+    return "ok", f"MPI works: a {MPI_RANKS}-rank call ran through {flavour} mpiexec at {path} in {elapsed:.0f} ms"
+
+
+def mpi_rank() -> int:
+    """Run in each rank of the MPI check: this rank's number."""
+    from mpi4py import MPI
+
+    return int(MPI.COMM_WORLD.Get_rank())
 
 
 def _extra(module: str, extra: str, purpose: str) -> Check:
     def check() -> tuple[str, str]:
         if importlib.util.find_spec(module) is None:
-            return "warn", f"{purpose} unavailable: pip install 'pytest-executorlib[{extra}]'"
+            return "warn", f"{purpose} unavailable: {install_hint(extra)}"
         return "ok", f"{purpose} available ({module} installed)"
 
     return check
+
+
+def _queues() -> tuple[str, str]:
+    """Queue submission works when a cluster executor is implemented and pysqa is installed."""
+    import executor
+
+    implemented = []
+    for name in CLUSTER_EXECUTORS:
+        try:
+            getattr(executor, name)
+        except (executor.NotAvailableError, AttributeError):
+            continue
+        except ImportError:  # implemented, but a dependency (pysqa) is missing: said below
+            pass
+        implemented.append(name)
+    if not implemented:
+        return "n/a", f"no queue submission in this version ({', '.join(CLUSTER_EXECUTORS)} not implemented yet)"
+    if importlib.util.find_spec("pysqa") is None:
+        return "warn", f"queue submission ({', '.join(implemented)}) needs pysqa: {install_hint('cluster')}"
+    return "ok", f"queue submission through pysqa available: {', '.join(implemented)}"
 
 
 def _coverage() -> tuple[str, str]:
@@ -82,13 +138,13 @@ def _stray_caches(root: str) -> Check:
             return "ok", f"no cache directories under {root}"
         names = ", ".join(os.path.relpath(c.path, root) for c in found[:5])
         more = f" and {len(found) - 5} more" if len(found) > 5 else ""
-        return "warn", f"{len(found)} cache director(ies) under {root}: {names}{more}; see: python -m executor cache find"
+        return "warn", f"{len(found)} cache director(ies) under {root}: {names}{more}; see: xlib cache find"
 
     return check
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = commands.add_parser("doctor", help="check this machine for common problems", description=__doc__)
+    parser = commands.add_parser("doctor", help="check this machine for common problems", description=DESCRIPTION)
     parser.add_argument("root", nargs="?", default=".", help="tree to search for forgotten cache directories")
 
 
@@ -98,7 +154,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         ("cores", _cores),
         ("mpi", _mpi),
         ("cache", _extra("h5py", "cache", "the HDF5 result cache")),
-        ("queues", _extra("pysqa", "cluster", "SLURM/flux queue submission (pysqa)")),
+        ("queues", _queues),
         ("coverage", _coverage),
         ("leftovers", _stray_caches(os.path.abspath(args.root))),
     ]

@@ -1,7 +1,8 @@
-"""Entry point of ``python -m executor`` and of the ``xlib`` console script.
+"""Entry point of the ``xlib`` console script and of ``python -m executor``.
 
 Each command group lives in its own module under ``executor/cli/`` and registers itself through
-``add_parser``/``run``; this module only builds the top-level parser and dispatches.
+``add_parser``/``run``; this module only builds the top-level parser and dispatches.  The program name in
+usage and help texts is the way the user called it (``xlib`` or ``python -m executor``).
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from executor._version import __version__
 from executor.cli import cache, doctor
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The top-level argument parser."""
-    parser = argparse.ArgumentParser(
-        prog="python -m executor", description="Tools of the pytest-executorlib reference executor."
-    )
+#: Program name of the console script (``[project.scripts]`` in pyproject.toml).
+PROG = "xlib"
+
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    """The top-level argument parser; ``prog`` is the command shown in usage and help texts."""
+    parser = argparse.ArgumentParser(prog=prog, description="Tools of the pytest-executorlib reference executor.")
     parser.add_argument("--version", action="version", version=f"pytest-executorlib {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="{cache,doctor}")
     commands.required = True
@@ -27,9 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = PROG) -> int:
     """Run a command; returns the exit status (0 success, 2 usage error, 1 other errors)."""
-    args = build_parser().parse_args(argv)
+    args = build_parser(prog).parse_args(argv)
     try:
         if args.command == "cache":
             return cache.run(args, sys.stdout)

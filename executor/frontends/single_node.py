@@ -82,11 +82,6 @@ class SingleNodeExecutor(BaseExecutor):
                 "wait=False (leave calls running after the Python process ends) is only supported by "
                 "SlurmClusterExecutor and FluxClusterExecutor"
             )
-        if plot_dependency_graph or plot_dependency_graph_filename or export_workflow_filename:
-            raise NotImplementedError(
-                "plotting or exporting the dependency graph is not supported by this reference executor; "
-                "executorlib itself offers it"
-            )
         if init_function is not None and cache_directory is not None:
             warnings.warn(
                 "init_function and cache_directory together: the cache key does not include the state the "
@@ -133,7 +128,14 @@ class SingleNodeExecutor(BaseExecutor):
         }
         try:
             super().__init__(
-                scheduler, policy, disable_dependencies=disable_dependencies, info=info, cache_directory=cache_directory
+                scheduler,
+                policy,
+                disable_dependencies=disable_dependencies,
+                info=info,
+                cache_directory=cache_directory,
+                plot_dependency_graph=plot_dependency_graph,
+                plot_dependency_graph_filename=plot_dependency_graph_filename,
+                export_workflow_filename=export_workflow_filename,
             )
         except BaseException:  # e.g. a cache directory without h5py: no worker process may outlive this error
             scheduler.shutdown(cancel_futures=True)

@@ -9,7 +9,7 @@ import pytest
 HAS_H5PY = importlib.util.find_spec("h5py") is not None
 HAS_EXECUTORLIB = importlib.util.find_spec("executorlib") is not None
 
-needs_h5py = pytest.mark.skipif(not HAS_H5PY, reason="h5py is not installed (pip install pytest-executorlib[cache])")
+needs_h5py = pytest.mark.skipif(not HAS_H5PY, reason="h5py is not installed (pip install 'pytest-executorlib[cache]')")
 needs_executorlib = pytest.mark.skipif(
     not (HAS_EXECUTORLIB and HAS_H5PY), reason="executorlib (from PyPI) and h5py are needed for interop tests"
 )
@@ -40,6 +40,9 @@ def read_while_written(path: str, stop_file: str, use_h5py: bool) -> tuple[int, 
 
     from executor.cache.store import load_output
 
+    if use_h5py:  # imported first: its import-time warnings (pydantic deprecations when installed) are not reads
+        from executorlib.standalone.hdf import get_output
+
     hits = misses = 0
     problems: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
@@ -54,8 +57,6 @@ def read_while_written(path: str, stop_file: str, use_h5py: bool) -> tuple[int, 
             if payload != bytes([writer]) * (100 + (i * 7919) % 50_000):
                 problems.append(f"inconsistent value {writer} {i}")
             if use_h5py and hits % 10 == 0:
-                from executorlib.standalone.hdf import get_output
-
                 done, ok, other = get_output(path)
                 if not (done and ok and len(other) == 3):
                     problems.append("executorlib read failed")

@@ -58,7 +58,7 @@ def test_get_cache_data_lists_every_file_and_skips_damaged_ones(tmp_path):
 def fake_slurm(tmp_path, monkeypatch):
     """``squeue`` reporting job 17 running and 19 pending, ``scancel`` recording its arguments."""
     if importlib.util.find_spec("pysqa") is None:
-        pytest.skip("pysqa is not installed (pip install pytest-executorlib[cluster])")
+        pytest.skip("pysqa is not installed (pip install 'pytest-executorlib[cluster]')")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     log = tmp_path / "scancel.log"

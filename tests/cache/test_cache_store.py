@@ -243,7 +243,7 @@ def test_image_builder_limits():
 def test_missing_h5py_names_the_cache_extra(monkeypatch):
     monkeypatch.setattr(h5py_reader, "_h5py", None)
     monkeypatch.setitem(sys.modules, "h5py", None)
-    with pytest.raises(ImportError, match=r"pip install pytest-executorlib\[cache\]"):
+    with pytest.raises(ImportError, match=r"pip install 'pytest-executorlib\[cache\]'"):
         h5py_reader.require_h5py()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -81,3 +82,70 @@ def test_coverage_is_reported_on_when_the_executor_measures(monkeypatch, value):
     monkeypatch.setenv("XLIB_WORKER_COVERAGE", value)
     assert not opted_out(None)
     assert "switched off" not in doctor._coverage()[1]
+
+
+def test_queues_are_not_reported_available_while_no_cluster_executor_exists(tmp_path, monkeypatch):
+    import executor
+
+    for name in doctor.CLUSTER_EXECUTORS:
+        monkeypatch.delitem(executor.__dict__, name, raising=False)
+        monkeypatch.setitem(executor._EXPORTS, name, "executor.frontends.no_such_module")
+    status, detail = doctor._queues()
+    assert status == "n/a" and "not implemented yet" in detail and "available" not in detail
+
+
+def test_queues_name_the_cluster_executors_that_exist_and_the_missing_extra(monkeypatch):
+    import importlib.util
+
+    import executor
+
+    monkeypatch.setitem(executor.__dict__, "SlurmClusterExecutor", type("SlurmClusterExecutor", (), {}))
+    monkeypatch.setitem(executor._EXPORTS, "FluxClusterExecutor", "executor.frontends.no_such_module")
+    monkeypatch.delitem(executor.__dict__, "FluxClusterExecutor", raising=False)
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "pysqa" else real_find_spec(name, *a)
+    )
+    assert doctor._queues() == (
+        "warn",
+        "queue submission (SlurmClusterExecutor) needs pysqa: pip install 'pytest-executorlib[cluster]'",
+    )
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: object() if name == "pysqa" else None)
+    assert doctor._queues() == ("ok", "queue submission through pysqa available: SlurmClusterExecutor")
+
+
+@pytest.mark.parametrize(
+    ("command", "prog"),
+    [
+        ([str(Path(sys.executable).with_name("xlib"))], "xlib"),
+        ([sys.executable, "-m", "executor"], "python -m executor"),
+    ],
+)
+def test_help_names_the_command_the_user_typed_and_has_no_markup(command, prog):
+    top = subprocess.run([*command, "--help"], capture_output=True, text=True, timeout=60, check=False)
+    assert top.returncode == 0, top.stderr
+    assert top.stdout.startswith(f"usage: {prog} ")
+    sub = subprocess.run([*command, "doctor", "--help"], capture_output=True, text=True, timeout=60, check=False)
+    assert sub.stdout.startswith(f"usage: {prog} doctor ")
+    assert "``" not in sub.stdout and ":data:" not in sub.stdout
+    assert "ok, warn, FAIL or n/a" in " ".join(sub.stdout.split())
+
+
+@pytest.mark.timeout(120)
+def test_mpi_is_reported_working_only_after_a_real_two_rank_call(tmp_path, monkeypatch):
+    from executor.spawners import mpiexec
+
+    try:
+        mpiexec.require_mpi()
+    except ImportError as missing:  # CI installs the mpi extra
+        pytest.skip(f"MPI is not installed here: {missing}")
+    status, detail = doctor._mpi()
+    assert status == "ok" and detail.startswith("MPI works: a 2-rank call ran through")
+
+    broken = tmp_path / "mpiexec"
+    broken.write_text("#!/bin/sh\necho 'mpiexec: cannot reach the process manager' >&2\nexit 7\n")
+    broken.chmod(0o755)
+    monkeypatch.setattr(mpiexec, "find_mpiexec", lambda: (str(broken), "mpich"))
+    status, detail = doctor._mpi()
+    assert status == "warn"
+    assert f"mpich mpiexec at {broken} and mpi4py are installed, but a 2-rank call failed" in detail

@@ -7,7 +7,8 @@ Layers, top to bottom (a module may import its own layer and the ones below)::
     4  schedulers                                 event loop, worker pool, per-call / block policies, results
     3  spawners                                   launch policies, fork server, LaunchedSpawner (mpiexec, srun...)
     2  worker                                     what runs inside a worker process
-    1  channel, coverage, tasks, cache            standalone parts: wire format, coverage, call records, cache
+    1  channel, coverage, tasks, cache, graph     standalone parts: wire format, coverage, call records, cache,
+                                                  dependency graphs
     0  host, errors, telemetry, _version          facts and exceptions everyone shares
 """
 
@@ -25,7 +26,7 @@ LAYERS = {
     "schedulers": 4,
     "spawners": 3,
     "worker": 2,
-    "channel": 1, "coverage": 1, "tasks": 1, "cache": 1,
+    "channel": 1, "coverage": 1, "tasks": 1, "cache": 1, "graph": 1,
     "host": 0, "errors": 0, "telemetry": 0, "_version": 0,
 }  # fmt: skip
 MAX_LINES = 300

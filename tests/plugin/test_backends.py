@@ -31,7 +31,7 @@ def test_a_new_backend_is_one_table_entry(pytester: pytest.Pytester, run) -> Non
     )
     result = run("--xlib-backend=toy", "-rs")
     result.assert_outcomes(passed=1, skipped=1)
-    result.stdout.fnmatch_lines(["xlib: backend=toy (command line)*", "backend: toy, implementation: *"])
+    result.stdout.fnmatch_lines(["xlib: backend=toy (command line)*", "backend: toy (command line), implementation: *"])
 
 
 def test_slurm_backend_needs_srun_on_path(

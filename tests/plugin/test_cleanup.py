@@ -38,7 +38,7 @@ def test_cache_dirs_outside_fixtures_are_removed_and_reported(pytester: pytest.P
     assert (pytester.path / "results" / "table.csv").exists(), "a non-cache directory must be left alone"
     result.stdout.fnmatch_lines(
         [
-            "cache directories removed: 2",
+            "cache directories removed after their test: 2",
             "cache directories created outside the xlib fixtures: 2",
             f"  test_cache_dirs_*.py::test_leaks_a_cache_dir: {pytester.path / 'leaked'}",
             "  *::test_leaks_default_cache: */executorlib_cache",
@@ -49,10 +49,32 @@ def test_cache_dirs_outside_fixtures_are_removed_and_reported(pytester: pytest.P
 def test_strict_cache_fails_the_run(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(LEAKS)
     result = run("--xlib-strict-cache")
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=3, errors=1)  # the final line says so, not a green "3 passed" with exit 1
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(
-        ["cache directories created outside the xlib fixtures: 2 -- failing the run (--xlib-strict-cache)"]
+        [
+            "*ERROR at teardown of the test session (--xlib-strict-cache)*",
+            "--xlib-strict-cache: 2 cache directories were created outside the xlib fixtures (listed in *)",
+            "cache directories created outside the xlib fixtures: 2 -- failing the run (--xlib-strict-cache)",
+            "ERROR xlib (--xlib-strict-cache) - *",
+            "*= 3 passed, 1 error in *",
+        ]
+    )
+
+
+@pytest.mark.parametrize(("how", "named"), [("ini", "xlib_strict_cache = true (ini file)"), ("env", "XLIB_STRICT_CACHE=1")])
+def test_strict_cache_failure_names_the_setting_where_it_was_given(
+    pytester: pytest.Pytester, run, monkeypatch: pytest.MonkeyPatch, how: str, named: str
+) -> None:
+    pytester.makepyfile(LEAKS)
+    if how == "ini":
+        pytester.makeini("[pytest]\nxlib_strict_cache = true\n")
+    else:
+        monkeypatch.setenv("XLIB_STRICT_CACHE", "1")
+    result = run()
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines(
+        [f"{named}: 2 cache directories were created outside the xlib fixtures*", f"*failing the run ({named})"]
     )
 
 
@@ -147,4 +169,4 @@ def test_fixture_dirs_are_removed_even_without_an_executor(pytester: pytest.Pyte
     assert result.ret == 0
     [path] = (pytester.path / "paths.txt").read_text().split()
     assert not Path(path).exists()
-    result.stdout.fnmatch_lines(["cache directories removed: 1"])
+    result.stdout.fnmatch_lines(["cache directories removed after their test: 1"])

@@ -22,4 +22,4 @@ def test_runtestloop_wrapper_is_inside_pytest_cov(pytester: pytest.Pytester, run
     )
     result = run("--cov", "--cov-report=term", "--xlib-no-cov")
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["*coverage: platform*", "worker coverage files written: *"])
+    result.stdout.fnmatch_lines(["*coverage: platform*", "worker coverage data files written: *"])

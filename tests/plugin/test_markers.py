@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import sys
@@ -16,7 +17,17 @@ def mpiexec_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """Put the virtualenv's bin/ (where the mpich wheel installs mpiexec) on PATH for the inner runs."""
     monkeypatch.setenv("PATH", VENV_BIN + os.pathsep + os.environ.get("PATH", ""))
     if shutil.which("mpiexec") is None:
-        pytest.fail("this test environment needs mpiexec (pip install pytest-executorlib[mpi])")
+        pytest.fail("this test environment needs mpiexec (pip install 'pytest-executorlib[mpi]')")
+
+
+#: The environment of most users: pytest-mpi (in this project's test extra) not loaded.
+WITHOUT_PYTEST_MPI = ("-p", "no:pytest_mpi")
+
+
+@pytest.fixture
+def pytest_mpi_installed() -> None:
+    if importlib.util.find_spec("pytest_mpi") is None:
+        pytest.fail("this test needs pytest-mpi, which the test extra installs (pip install -e '.[all,test]')")
 
 
 MARKED = """
@@ -51,7 +62,7 @@ MARKED = """
 @pytest.mark.usefixtures("mpiexec_on_path")
 def test_markers_skip_with_reasons_under_strict_markers(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(MARKED)
-    result = run("--strict-markers", "-rs")
+    result = run("--strict-markers", "-rs", *WITHOUT_PYTEST_MPI)  # a bare `mpi` is pytest-mpi's when it is loaded
     result.assert_outcomes(passed=2, skipped=4)
     cores = len(os.sched_getaffinity(0))
     result.stdout.fnmatch_lines_random(
@@ -65,7 +76,7 @@ def test_markers_skip_with_reasons_under_strict_markers(pytester: pytest.Pyteste
 
 
 def test_markers_are_listed(pytester: pytest.Pytester, run) -> None:
-    result = run("--markers")
+    result = run("--markers", *WITHOUT_PYTEST_MPI)
     result.stdout.fnmatch_lines_random(
         [
             "@pytest.mark.xlib_backends(*names):*",
@@ -163,3 +174,49 @@ def test_xlib_backend_fixture_and_marker_agree(pytester: pytest.Pytester, run) -
         """
     )
     run().assert_outcomes(passed=1)
+
+
+BOTH_MPI_MARKERS = """
+    import pytest
+
+    def rank():
+        from mpi4py import MPI
+        return MPI.COMM_WORLD.Get_rank()
+
+    @pytest.mark.mpi(ranks=2)
+    def test_ours(executor):
+        assert executor.submit(rank, resource_dict={"cores": 2}).result() == [0, 1]
+
+    @pytest.mark.mpi(2)
+    def test_ours_positional():
+        pass
+
+    @pytest.mark.mpi
+    def test_pytest_mpi_bare():
+        pass
+
+    @pytest.mark.mpi(min_size=2)
+    def test_pytest_mpi_min_size():
+        pass
+"""
+
+
+@pytest.mark.usefixtures("mpiexec_on_path", "pytest_mpi_installed")
+def test_coexists_with_pytest_mpi(pytester: pytest.Pytester, run) -> None:
+    """Next to pytest-mpi: our mpi(ranks=N) tests run, pytest-mpi keeps its own (skipped without --with-mpi)."""
+    pytester.makepyfile(BOTH_MPI_MARKERS)
+    result = run("--strict-markers", "-rs", "--xlib-mpi-oversubscribe")
+    result.assert_outcomes(passed=2, skipped=2)
+    result.stdout.fnmatch_lines_random(
+        ["SKIPPED*:15: need --with-mpi option to run", "SKIPPED*:19: need --with-mpi option to run"]
+    )
+    listed = run("--markers").stdout.lines
+    assert len([line for line in listed if line.startswith(("@pytest.mark.mpi:", "@pytest.mark.mpi("))]) == 1
+
+
+@pytest.mark.usefixtures("mpiexec_on_path", "pytest_mpi_installed")
+def test_pytest_mpi_with_mpi_option_leaves_our_tests_alone(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(BOTH_MPI_MARKERS.replace("@pytest.mark.mpi(2)", "@pytest.mark.mpi(ranks=2)"))
+    result = run("--with-mpi", "-rs", "--xlib-mpi-oversubscribe")
+    result.assert_outcomes(passed=3, skipped=1)
+    result.stdout.fnmatch_lines(["SKIPPED*Test requires 2 MPI processes, only 1 MPI processes specified*"])

@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import pytest
 
+# The in-process run below imports pyzmq (through executor.api at the end of the inner session), and pytester
+# drops every module first imported during a test from sys.modules.  Re-imported later, pyzmq's Python modules
+# define new exception classes while its compiled core keeps raising the old ones: `except zmq.Again` misses and
+# the next executor of this process (e.g. in tests/cli/test_doctor.py) loses its scheduler thread.  Imported at
+# collection, pyzmq is part of pytester's snapshot and stays.
+import zmq  # noqa: F401
+
 from pytest_executorlib.backends import BACKENDS
 
 PASSING = "def test_ok():\n    pass\n"
 
 
-def test_header_shows_defaults_and_their_source(pytester: pytest.Pytester, run) -> None:
+def test_header_shows_defaults_and_their_source_with_verbose(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(PASSING)
-    result = run(impl=False)
+    result = run("-v", impl=False)
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         [
             "xlib: backend=local (default), impl=reference (default) [[]executor *[]]",
             "xlib: keep-cache=no (default), strict-cache=no (default), worker-coverage=yes (default), "
-            "mpi-oversubscribe=no (default)",
+            "mpi-oversubscribe=no (default), graph=off (default)",
         ]
     )
 
@@ -47,6 +54,79 @@ def test_command_line_beats_env_beats_ini(pytester: pytest.Pytester, run, monkey
     )
 
 
+def test_quiet_in_a_project_that_does_not_use_it(pytester: pytest.Pytester, run) -> None:
+    """Installed in a venv, the plugin adds nothing to an unrelated project's output."""
+    pytester.makepyfile(PASSING)
+    for args in ((), ("-q",)):
+        result = run(*args, impl=False)
+        result.assert_outcomes(passed=1)
+        assert "xlib" not in result.stdout.str(), result.stdout.str()
+
+
+def test_a_test_using_a_fixture_or_marker_brings_the_summary(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(
+        test_fixture="def test_backend(xlib_backend):\n    assert xlib_backend == 'local'\n",
+        test_marker="import pytest\n\n@pytest.mark.xlib_backends('local')\ndef test_marked():\n    pass\n",
+    )
+    for name in ("test_fixture.py", "test_marker.py"):
+        result = run(name, impl=False)
+        result.assert_outcomes(passed=1)
+        result.stdout.fnmatch_lines(
+            ["*= xlib summary =*", "backend: local (default), implementation: reference (default)*"]
+        )
+        assert "xlib: backend=" not in result.stdout.str()  # no header: nothing was set before the run
+
+
+@pytest.mark.parametrize(
+    ("how", "header"),
+    [
+        ("env", "xlib: backend=local (env XLIB_BACKEND), *"),
+        ("ini", "xlib: backend=local (ini xlib_backend), *"),
+        ("cli", "xlib: backend=local (command line), *"),
+    ],
+)
+def test_any_xlib_setting_brings_header_and_summary(
+    pytester: pytest.Pytester, run, monkeypatch: pytest.MonkeyPatch, how: str, header: str
+) -> None:
+    pytester.makepyfile(PASSING)
+    args: tuple[str, ...] = ()
+    if how == "env":
+        monkeypatch.setenv("XLIB_BACKEND", "local")
+    elif how == "ini":
+        pytester.makeini("[pytest]\nxlib_backend = local\n")
+    else:
+        args = ("--xlib-backend=local",)
+    result = run(*args, impl=False)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([header, "*= xlib summary =*"])
+
+
+@pytest.mark.parametrize(
+    ("how", "named"),
+    [
+        ("env", "XLIB_BACKEND=bogus"),
+        ("ini", "xlib_backend = bogus (ini file)"),
+        ("cli", "--xlib-backend=bogus"),
+    ],
+)
+def test_a_bad_value_is_reported_where_it_was_given(
+    pytester: pytest.Pytester, run, monkeypatch: pytest.MonkeyPatch, how: str, named: str
+) -> None:
+    pytester.makepyfile(PASSING)
+    args: tuple[str, ...] = ()
+    if how == "env":
+        monkeypatch.setenv("XLIB_BACKEND", "bogus")
+    elif how == "ini":
+        pytester.makeini("[pytest]\nxlib_backend = bogus\n")
+    else:
+        args = ("--xlib-backend=bogus",)
+    result = run(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {named}: unknown backend 'bogus'; valid backends: *"])
+    if how != "cli":
+        assert "--xlib-backend" not in result.stderr.str()
+
+
 def test_unknown_backend_is_a_usage_error_listing_valid_ones(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(PASSING)
     result = run("--xlib-backend=slurmm")
@@ -62,7 +142,7 @@ def test_unknown_implementation_is_a_usage_error(
     monkeypatch.setenv("XLIB_IMPL", "dask")
     result = run(impl=False)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*unknown implementation 'dask'; valid: reference, executorlib*"])
+    result.stderr.fnmatch_lines(["*XLIB_IMPL=dask: unknown implementation 'dask'; valid: reference, executorlib*"])
 
 
 def test_later_backend_without_its_module_is_not_available_yet(pytester: pytest.Pytester, run) -> None:
@@ -98,6 +178,7 @@ def test_options_are_in_one_help_group(pytester: pytest.Pytester, run) -> None:
             "*--xlib-strict-cache*",
             "*--xlib-no-cov*",
             "*--xlib-mpi-oversubscribe*",
+            "*--xlib-graph=DIR*",
         ]
     )
     result.stdout.fnmatch_lines(["*xlib_backend (string):*", "*xlib_keep_cache (bool):*"])

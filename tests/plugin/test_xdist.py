@@ -34,9 +34,16 @@ def test_two_workers_use_their_own_cache_dirs(pytester: pytest.Pytester, run, xl
     for worker, path in lines:
         assert f"popen-{worker}" in Path(path).parts, f"{path} is not in {worker}'s own base temp directory"
         assert not Path(path).exists()
-    result.stdout.fnmatch_lines(["*= xlib summary =*", "backend: local, *", "cache directories removed: 4"])
+    result.stdout.fnmatch_lines(
+        ["*= xlib summary =*", "backend: local (*), *", "cache directories removed after their test: 4"]
+    )
     if xlib_impl == "reference":
-        result.stdout.fnmatch_lines(["calls run: 4, cache hits: 0", "workers started: [1-9]*"])
+        result.stdout.fnmatch_lines(
+            [
+                "executor calls: 4 run in worker processes, 0 answered from the cache without running",
+                "worker processes started: [1-9]*",
+            ]
+        )
     assert "outside the xlib fixtures" not in result.stdout.str()
 
 
@@ -54,7 +61,7 @@ def test_unmanaged_dirs_under_xdist_are_removed_and_fail_strict_runs(pytester: p
         """
     )
     result = run("-n", "2", "--xlib-strict-cache")
-    result.assert_outcomes(passed=2)
+    result.assert_outcomes(passed=2, errors=1)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert not (pytester.path / "leaked").exists()
     result.stdout.fnmatch_lines(
@@ -92,8 +99,25 @@ def test_worker_leaves_shared_dirs_to_the_controller(
     assert not (outside / "cache").exists()
     result.stdout.fnmatch_lines(
         [
-            "cache directories removed: 1",
+            "cache directories removed after their test: 1",
             "cache directories created outside the xlib fixtures: 1",
             f"  *::test_shared_dir: {outside / 'cache'}",
         ]
     )
+
+
+def test_xdist_controller_shows_the_summary_when_a_worker_used_the_plugin(pytester: pytest.Pytester, run) -> None:
+    """No setting given: no header; the controller learns from the workers that a test used a fixture."""
+    pytester.makepyfile(
+        """
+        def test_uses_fixture(xlib_backend):
+            assert xlib_backend == "local"
+
+        def test_plain():
+            pass
+        """
+    )
+    result = run("-n", "2", impl=False)
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*= xlib summary =*", "backend: local (default), *"])
+    assert "xlib: backend=" not in result.stdout.str()
