@@ -8,7 +8,7 @@ import cloudpickle
 
 from executor.errors import ExecutorlibSocketError
 from executor.errors import CallStoppedError
-from executor.frontends.base import shutdown_all, terminate, terminate_all
+from executor.frontends.live import shutdown_all, terminate, terminate_all
 from executor.tasks.selectors import FutureSelector
 
 # executorlib's names, plus this package's own: shutdown_all (shut down every executor still running), terminate

@@ -8,7 +8,6 @@ done; a failed input fails the call without running it.
 
 from __future__ import annotations
 
-import atexit
 import os
 import threading
 import time
@@ -18,6 +17,7 @@ from concurrent.futures import Executor, Future
 from typing import Any
 
 from executor import graph, telemetry
+from executor.frontends.live import live
 from executor.schedulers.base import Scheduler, fail
 from executor.tasks import dependencies
 from executor.tasks.batched import batched
@@ -25,54 +25,6 @@ from executor.tasks.resources import ResourcePolicy, cost
 from executor.tasks.serialize import dumps_call
 from executor.tasks.signature import accepted_names
 from executor.tasks.task import CacheEntry, Task
-
-_live: weakref.WeakSet[Scheduler] = weakref.WeakSet()
-
-
-def shutdown_all(cancel_futures: bool = False) -> int:
-    """Shut down every executor of this process that is still running and wait until its workers are gone.
-
-    For test runners and tools that must be sure no worker is alive (e.g. before coverage data are combined);
-    returns how many executors were still running.
-    """
-    schedulers = [s for s in list(_live) if s.alive]
-    for scheduler in schedulers:
-        scheduler.shutdown(cancel_futures=cancel_futures)
-    for scheduler in schedulers:
-        scheduler.join()
-    return len(schedulers)
-
-
-def terminate(executor: Executor, reason: str, timeout: float = 10.0) -> list[str]:
-    """Stop ``executor`` now: cancel its queued calls, fail its running ones with ``CallStoppedError(reason)``,
-    kill their workers and every process those started, and wait (bounded) until all are gone.
-
-    For test runners after a failed, timed-out or interrupted test; returns one line per call stopped.
-    """
-    scheduler: Scheduler = executor._scheduler  # type: ignore[attr-defined]
-    stopped = scheduler.terminate(reason)
-    executor.shutdown(wait=False, cancel_futures=True)
-    if not scheduler.join(timeout):
-        stopped.append(f"(its workers were still stopping after {timeout:g} s)")
-    return stopped
-
-
-def terminate_all(reason: str) -> list[str]:
-    """``terminate`` every executor of this process still running (see ``shutdown_all``)."""
-    stopped: list[str] = []
-    schedulers = [s for s in list(_live) if s.alive]
-    for scheduler in schedulers:
-        stopped += scheduler.terminate(reason)
-        scheduler.shutdown(cancel_futures=True)
-    for scheduler in schedulers:
-        scheduler.join(10.0)
-    return stopped
-
-
-@atexit.register
-def _shutdown_at_exit() -> None:
-    """Executors nobody shut down finish their calls and stop their workers before the interpreter exits."""
-    shutdown_all()
 
 
 class BaseExecutor(Executor):
@@ -111,7 +63,7 @@ class BaseExecutor(Executor):
         self._closed = False
         self._waiting: set[Future[Any]] = set()  # calls waiting for their input futures
         self._waiting_lock = threading.Lock()
-        _live.add(scheduler)
+        live.add(scheduler)
         weakref.finalize(self, scheduler.shutdown, False)
 
     # ---- submission -------------------------------------------------------------------------------------

@@ -170,7 +170,7 @@ def test_processes_a_call_started_end_with_a_worker_killed_by_its_time_limit(mak
     assert ex.submit(xcalls.identity, 1).result(timeout=20) == 1
 
 
-@pytest.mark.mpi
+@pytest.mark.mpi(ranks=2)
 @pytest.mark.parametrize("what", list(STARTERS))
 def test_processes_started_on_every_mpi_rank_end_with_the_worker(tmp_path, what: str) -> None:
     from executor import SingleNodeExecutor
