@@ -178,3 +178,28 @@ def test_block(executor_factory):
     assert "running calls stopped after a failed or interrupted test: 1" in output, output
     assert "(interrupted): record_and_sleep() [running in worker process" in output
     _nothing_left(pytester)
+
+
+def test_filterwarnings_error_fails_only_the_affected_call(pytester: pytest.Pytester, run, xlib_impl: str) -> None:
+    """pytest's ``filterwarnings = error``: a cache file that cannot be written fails that call with the warning;
+    the executor (its scheduler thread) keeps working for the next call and the next test."""
+    if xlib_impl != "reference":
+        pytest.skip("checks the reference executor's warning")
+    pytester.makeini("[pytest]\nfilterwarnings =\n    error\n")
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_unwritable_cache(executor_factory, tmp_path):
+            blocker = tmp_path / "a-file"
+            blocker.write_text("")
+            ex = executor_factory(cache_directory=str(blocker / "cache"))
+            with pytest.raises(RuntimeWarning, match=r"could not write the cache file of abs\\(\\)"):
+                ex.submit(abs, -1).result(timeout=30)
+            assert ex.submit(abs, -2, resource_dict={"cache_directory": str(tmp_path / "ok")}).result(timeout=30) == 2
+
+        def test_next(executor):
+            assert executor.submit(abs, -3).result(timeout=30) == 3
+        """
+    )
+    run(timeout=60).assert_outcomes(passed=2)
