@@ -69,8 +69,8 @@ class LoopPolicy(Protocol):
         ...
 
     def stop_running(self, reason: str) -> list[str]:
-        """Stop now: fail every call handed to a worker with ``CallStoppedError(reason)`` and kill those workers
-        (their whole process trees); return a line per call stopped."""
+        """Optional.  Stop now: fail every call handed to a worker with ``CallStoppedError(reason)``, kill those
+        workers (their whole process trees); return a line per call stopped."""
         ...
 
 
@@ -146,7 +146,7 @@ class EventLoop:
         def action() -> None:
             try:
                 self._begin_close(cancel_futures=True)
-                stopped.extend(self.policy.stop_running(reason))
+                stopped.extend(getattr(self.policy, "stop_running", lambda _: [])(reason))  # optional in a policy
             finally:
                 handled.set()
 
