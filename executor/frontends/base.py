@@ -8,7 +8,6 @@ done; a failed input fails the call without running it.
 
 from __future__ import annotations
 
-import atexit
 import os
 import threading
 import time
@@ -18,6 +17,7 @@ from concurrent.futures import Executor, Future
 from typing import Any
 
 from executor import graph, telemetry
+from executor.frontends.live import live
 from executor.schedulers.base import Scheduler, fail
 from executor.tasks import dependencies
 from executor.tasks.batched import batched
@@ -25,28 +25,6 @@ from executor.tasks.resources import ResourcePolicy, cost
 from executor.tasks.serialize import dumps_call
 from executor.tasks.signature import accepted_names
 from executor.tasks.task import CacheEntry, Task
-
-_live: weakref.WeakSet[Scheduler] = weakref.WeakSet()
-
-
-def shutdown_all(cancel_futures: bool = False) -> int:
-    """Shut down every executor of this process that is still running and wait until its workers are gone.
-
-    For test runners and tools that must be sure no worker is alive (e.g. before coverage data are combined);
-    returns how many executors were still running.
-    """
-    schedulers = [s for s in list(_live) if s.alive]
-    for scheduler in schedulers:
-        scheduler.shutdown(cancel_futures=cancel_futures)
-    for scheduler in schedulers:
-        scheduler.join()
-    return len(schedulers)
-
-
-@atexit.register
-def _shutdown_at_exit() -> None:
-    """Executors nobody shut down finish their calls and stop their workers before the interpreter exits."""
-    shutdown_all()
 
 
 class BaseExecutor(Executor):
@@ -74,6 +52,7 @@ class BaseExecutor(Executor):
         if self._graph is not None:  # plot mode runs nothing: stop the workers the subclass may have started
             scheduler.shutdown(cancel_futures=True)
         self._scheduler = scheduler
+        self._created_in = os.getpid()
         self._cache_directory = cache_directory
         self._caches: dict[str, Any] = {}
         if cache_directory is not None:
@@ -84,12 +63,18 @@ class BaseExecutor(Executor):
         self._closed = False
         self._waiting: set[Future[Any]] = set()  # calls waiting for their input futures
         self._waiting_lock = threading.Lock()
-        _live.add(scheduler)
+        live.add(scheduler)
         weakref.finalize(self, scheduler.shutdown, False)
 
     # ---- submission -------------------------------------------------------------------------------------
     def submit(self, fn: Callable[..., Any], /, *args: Any, resource_dict: dict[str, Any] | None = None, **kwargs: Any) -> Future[Any]:
         """Schedule ``fn(*args, **kwargs)`` and return its Future (see ``resource_dict`` keys in the docs)."""
+        if self._scheduler.forked:
+            raise RuntimeError(
+                f"this {type(self).__name__} was created in the parent process (pid {self._created_in}) and cannot "
+                f"run calls in a process forked from it (pid {os.getpid()}): its scheduler thread and sockets do "
+                "not exist here; create a new executor in the child process"
+            )
         if self._closed or (self._graph is None and not self._scheduler.accepting):
             raise RuntimeError("cannot schedule new futures after shutdown")
         if not callable(fn):

@@ -69,6 +69,13 @@ class Scheduler:
     def join(self, timeout: float | None = None) -> bool:
         return self.loop.join(timeout)
 
+    def terminate(self, reason: str) -> list[str]:
+        return self.loop.terminate(reason)
+
+    @property
+    def forked(self) -> bool:
+        return self.loop.forked
+
     # ---- LoopPolicy (loop thread) ------------------------------------------------------------------------------
     def sources(self) -> dict[Any, Callable[[], None]]:
         return self.pool.sources()
@@ -87,6 +94,9 @@ class Scheduler:
 
     def close(self) -> None:
         self.pool.close()
+
+    def stop_running(self, reason: str) -> list[str]:
+        return self.pool.terminate(reason)
 
     # ---- PoolHooks (loop thread) -------------------------------------------------------------------------------
     def worker_ready(self, worker: Worker) -> None:

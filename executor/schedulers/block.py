@@ -172,6 +172,7 @@ class BlockScheduler(Scheduler):
             del self._by_id[worker.worker_id]
         if not worker.connected:
             self._start_failures += 1
+        lost = [task for task in lost if not task.future.done() or task is lost[0]]  # terminate() failed them
         if lost:
             running = lost[0]  # calls run in order: the first was running, the others had not started
             if running.future.done():  # stopped by its time limit: already failed, the rest go back

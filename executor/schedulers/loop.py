@@ -16,6 +16,9 @@ needs it.  Every future the executor hands out is counted until it is done (``tr
 policy's ``busy()``); a shutdown waits for that, then lets the policy stop its workers (``stop()`` until it
 returns True; bounded by the policy's own timers) and ``close()`` everything.  If the loop itself fails, every
 pending future fails with a clear error instead of staying pending.
+
+``terminate``: queued calls cancelled, the policy's ``stop_running`` fails running ones and kills their workers,
+then as ``shutdown``.  In a forked child (``forked``) the thread does not exist: ``shutdown``/``join`` do nothing.
 """
 
 from __future__ import annotations
@@ -65,6 +68,11 @@ class LoopPolicy(Protocol):
         """Last call, also after a failure: kill what is left and release processes, sockets and files."""
         ...
 
+    def stop_running(self, reason: str) -> list[str]:
+        """Optional.  Stop now: fail every call handed to a worker with ``CallStoppedError(reason)``, kill those
+        workers (their whole process trees); return a line per call stopped."""
+        ...
+
 
 class EventLoop:
     """The thread, the inbox, the timers and the priority queue; used by the front end from any thread."""
@@ -88,6 +96,7 @@ class EventLoop:
         self._finished = threading.Event()
         self._broken_error: RuntimeError | None = None  # set if the loop itself failed
         self._thread = threading.Thread(target=self._run, name=f"executor-{name}", daemon=True)
+        self._pid = os.getpid()
 
     def start(self) -> None:
         self._thread.start()
@@ -121,10 +130,38 @@ class EventLoop:
 
     def shutdown(self, cancel_futures: bool) -> None:
         self.accepting = False  # set here, in the caller's thread: submit() refuses from now on
+        if self.forked:  # the wake pipe is shared with the parent's loop, which this child must not disturb
+            return
         self.post(lambda: self._begin_close(cancel_futures))
+
+    def terminate(self, reason: str, timeout: float = 5.0) -> list[str]:
+        """Stop accepting calls, cancel queued ones and stop running ones now (``LoopPolicy.stop_running``); return
+        what was stopped.  The loop then ends as after ``shutdown``: ``join`` waits for the workers to be gone."""
+        self.accepting = False
+        if not self.alive or self.forked:
+            return []
+        stopped: list[str] = []
+        handled = threading.Event()
+
+        def action() -> None:
+            try:
+                self._begin_close(cancel_futures=True)
+                stopped.extend(getattr(self.policy, "stop_running", lambda _: [])(reason))  # optional in a policy
+            finally:
+                handled.set()
+
+        self.post(action)
+        handled.wait(timeout)
+        return stopped
+
+    @property
+    def forked(self) -> bool:  # in a child forked from the process that built this loop
+        return os.getpid() != self._pid
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait until the loop has ended and every worker and socket is gone (and the thread has exited)."""
+        if self.forked:  # nothing of the loop exists in a forked child: nothing to wait for
+            return True
         if not self._finished.wait(timeout):
             return False
         if threading.current_thread() is not self._thread:
@@ -133,7 +170,7 @@ class EventLoop:
 
     @property
     def alive(self) -> bool:
-        return not self._finished.is_set()
+        return not self._finished.is_set() and not self.forked
 
     def _wake(self) -> None:
         if not self._wake_pending:

@@ -29,7 +29,7 @@ from executor import telemetry
 from executor.channel import messages as m
 from executor.channel.framing import new_key
 from executor.channel.parent import ParentChannel
-from executor.errors import RunTimeLimitError
+from executor.errors import CallStoppedError, RunTimeLimitError
 from executor.schedulers.loop import EventLoop
 from executor.schedulers.results import describe_exit, fail, fail_task, resolve, start_failure_error, store_in_cache
 from executor.spawners.base import CONNECT_TIMEOUT, Exited, Spawned, Spawner, Started, WorkerSpec
@@ -41,6 +41,8 @@ from executor.tasks.task import Task
 EXIT_GRACE = 0.25
 # Workers asked to stop get this long to finish before they are killed.
 STOP_TIMEOUT = 5.0
+# terminate(): SIGTERM to a busy worker's process group (a measured worker saves its coverage), SIGKILL after this.
+TERMINATE_GRACE = 1.0
 
 
 @dataclass(eq=False)
@@ -136,6 +138,28 @@ class WorkerPool:
             for task in worker.inflight:
                 fail(task.future, error)
 
+    def terminate(self, reason: str) -> list[str]:
+        """Fail every call held by a worker with ``CallStoppedError`` and kill those workers' process trees
+        (SIGTERM, SIGKILL after ``TERMINATE_GRACE``); return one line per call."""
+        stopped: list[str] = []
+        for worker in list(self.workers.values()):
+            held = [task for task in worker.inflight if not task.future.done()]
+            if not held:
+                continue
+            where = f"worker {worker.ref}" if worker.ref else "a worker"
+            for position, task in enumerate(held):
+                state = "running" if position == 0 and worker.connected else "queued"
+                stopped.append(f"{task.fn_name}() [{state} in {where}]")
+                fail_task(task, CallStoppedError(f"{task.fn_name}() was stopped before it returned: {reason}"))
+            worker.stopping = True  # not replaced, and its calls are not retried
+            worker.spawner.kill(worker.identity, signal.SIGTERM)
+            self.loop.after(TERMINATE_GRACE, functools.partial(self._kill_if_alive, worker))
+        return stopped
+
+    def _kill_if_alive(self, worker: Worker) -> None:
+        if not worker.dead and worker.identity in self.workers:
+            worker.spawner.kill(worker.identity, signal.SIGKILL)
+
     def close(self) -> None:
         for worker in self.workers.values():
             worker.spawner.kill(worker.identity, signal.SIGKILL)
@@ -213,9 +237,11 @@ class WorkerPool:
             if kind == m.RESULT:
                 if worker.inflight and worker.inflight[0].task_id == message[1]:
                     task = worker.inflight.popleft()
-                    if task.cache is not None and message[2]:
-                        store_in_cache(task, message[3])
-                    resolve(task, message[2], message[3])
+                    problem = store_in_cache(task, message[3]) if task.cache is not None and message[2] else None
+                    if problem is None:
+                        resolve(task, message[2], message[3])
+                    else:  # warnings are errors, and the cache file could not be written
+                        fail_task(task, problem)
                     results += 1
                     if worker.inflight:
                         self.started(worker)

@@ -130,7 +130,10 @@ class ForkServerSpawner:
 
     def _coverage_off(self, problem: str) -> None:
         """The template or a worker could not start coverage: warn once, and let later workers run unmeasured."""
-        warn_once(problem)
+        try:
+            warn_once(problem)
+        except Exception as raised:  # warnings are errors: still never into the scheduler thread
+            sys.stderr.write(f"executor: {raised}\n")
         if self._config["coverage"] is not None:
             self._config["coverage"] = None
             write_message(self._requests, ("coverage", None))

@@ -37,15 +37,25 @@ def inject(fn: Callable[..., Any], kwargs: dict[str, Any], extra: dict[str, Any]
 
 
 def failure(error: BaseException) -> bytes:
-    """Pickle ``(exception, traceback text)``; degrade to a RuntimeError carrying the text if needed."""
+    """Pickle ``(exception, traceback text)``.  An exception that does not survive the round trip (cannot be
+    pickled, or not re-created from its pickle) is replaced by a ``RemoteError`` naming its type and message."""
     import traceback  # imported on the first failure only (the fork server pre-imports it when idle)
 
     tb = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     error.__traceback__ = None
     try:
-        return dumps((error, tb))
-    except Exception as pickling_error:
-        stand_in = RuntimeError(f"{type(error).__qualname__}: {error} (the exception could not be pickled: {pickling_error})")
+        data = dumps((error, tb))
+        pickle.loads(data)  # what the parent will do: an __init__ with other arguments than its args fails here
+        return data
+    except Exception as problem:
+        from executor.errors import RemoteError
+
+        kind = type(error)
+        try:
+            message = str(error)
+        except Exception:
+            message = "<str() of the exception failed>"
+        stand_in = RemoteError(f"{kind.__module__}.{kind.__qualname__}", message, f"{type(problem).__name__}: {problem}")
         return dumps((stand_in, tb))
 
 

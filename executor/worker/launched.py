@@ -23,17 +23,22 @@ def main() -> None:
         pass
     else:
         start_from_environment()
+    from executor.worker import reaper
     from executor.worker.loop import WorkerConfig, serve
 
-    serve(
-        WorkerConfig(
-            address=config["address"],
-            identity=config["identity"],
-            key=config["key"],
-            worker_id=config["worker_id"],
-            one_shot=config["one_shot"],
+    reaper.adopt_orphans()
+    try:
+        serve(
+            WorkerConfig(
+                address=config["address"],
+                identity=config["identity"],
+                key=config["key"],
+                worker_id=config["worker_id"],
+                one_shot=config["one_shot"],
+            )
         )
-    )
+    finally:
+        reaper.end_descendants()  # nothing its calls started outlives the worker
 
 
 if __name__ == "__main__":

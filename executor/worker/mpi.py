@@ -43,9 +43,15 @@ def main() -> None:
 
     from executor.worker.loop import WorkerConfig, serve
 
+    from executor.worker import reaper
+
+    reaper.adopt_orphans()  # nothing a call starts on any rank outlives the worker (executor.worker.reaper)
     comm = MPI.COMM_WORLD
     if comm.Get_rank() != 0:
-        follow(comm, config["worker_id"], config["failure_file"])
+        try:
+            follow(comm, config["worker_id"], config["failure_file"])
+        finally:
+            reaper.end_descendants()
         return
 
     failure_file = config["failure_file"]
@@ -71,6 +77,7 @@ def main() -> None:
         )
     finally:
         comm.bcast(None)  # release the other ranks
+        reaper.end_descendants()
 
 
 def abort_with(comm: Any, failure_file: str, failure: bytes) -> NoReturn:
