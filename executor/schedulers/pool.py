@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import logging
 import os
 import signal
 import time
@@ -41,6 +42,8 @@ from executor.tasks.task import Task
 EXIT_GRACE = 0.25
 # Workers asked to stop get this long to finish before they are killed.
 STOP_TIMEOUT = 5.0
+# log_obj_size=True: the pickled size of each call's inputs and output, on executorlib's logger, in its words.
+_size_log = logging.getLogger("executorlib")
 
 
 @dataclass(eq=False)
@@ -61,6 +64,14 @@ class Worker:
     prefetch: int = 1  # calls it may hold (block allocation adapts this to its time per call)
     per_call: float | None = None  # moving average of seconds per call
     last_done: float = 0.0
+
+
+def pickled_size(data: Any) -> int:
+    """Bytes of a pickle as it travels: ``bytes``, or ``(bytes, out-of-band buffers)``."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return len(data)
+    body, buffers = data
+    return len(body) + sum(memoryview(b).nbytes for b in buffers)
 
 
 class PoolHooks(Protocol):
@@ -213,6 +224,8 @@ class WorkerPool:
             if kind == m.RESULT:
                 if worker.inflight and worker.inflight[0].task_id == message[1]:
                     task = worker.inflight.popleft()
+                    if task.log_size:
+                        _size_log.warning("Received dictionary of size: %d", pickled_size(message[3]))
                     if task.cache is not None and message[2]:
                         store_in_cache(task, message[3])
                     resolve(task, message[2], message[3])
@@ -245,6 +258,8 @@ class WorkerPool:
         now = time.monotonic()
         for task in tasks:
             task.sent_at = now
+            if task.log_size:
+                _size_log.warning("Send dictionary of size: %d", pickled_size(task.payload))
         self.channel.send(worker.identity, (m.CALLS, [(t.task_id, t.payload) for t in tasks]))
         if starts:
             self.started(worker)

@@ -35,6 +35,7 @@ class Task:
     attempts: int = 0  # how often a worker died while running it
     sent_at: float = 0.0  # monotonic time it was sent to a worker
     cache: CacheEntry | None = None  # where to store the result (cache miss)
+    log_size: bool = False  # log_obj_size: log the pickled size of its inputs and output
     dispatched: bool = False  # its future was set running (a requeued call keeps that state)
     task_id: int = field(default_factory=lambda: next(_ids))
 

@@ -154,3 +154,31 @@ def test_without_mpi4py_block_executor_with_cores_raises_at_construction(no_mpi4
     with pytest.raises(ImportError) as caught:
         SingleNodeExecutor(max_cores=2, block_allocation=True, resource_dict={"cores": 2})
     _assert_names_mpi_extra(caught.value)
+
+
+# ---- block allocation: max_workers workers of resource_dict's cores each (as executorlib) -------------------------
+def _executorlib_on_path(monkeypatch):
+    """executorlib's workers need mpiexec on PATH and this directory's helpers on PYTHONPATH."""
+    import executorlib
+
+    monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    here = os.path.dirname(os.path.abspath(__file__))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")])))
+    return executorlib.SingleNodeExecutor
+
+
+@needs_mpi
+@pytest.mark.parametrize("implementation", ["ours", "executorlib"])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_block_max_workers_is_the_number_of_mpi_workers(monkeypatch, tmp_path, implementation, workers):
+    cls = SingleNodeExecutor if implementation == "ours" else _executorlib_on_path(monkeypatch)
+    with cls(max_workers=workers, block_allocation=True, resource_dict={"cores": 2}) as ex:
+        assert ex.max_workers == workers and ex.info["max_workers"] == workers
+        # Two calls that each wait (bounded) until both have started: they meet only if two workers run them.
+        futures = [ex.submit(rescalls.rendezvous, str(tmp_path), me, 2, 3.0) for me in range(2)]
+        results = [f.result(timeout=60) for f in futures]
+        sizes = [ex.submit(rescalls.rank_info, 0).result(timeout=60) for _ in range(2)]
+    assert all(len(per_rank) == 2 for per_rank in results), "each worker has 2 ranks"
+    met = [per_rank[0]["met"] for per_rank in results]
+    assert met == ([True, True] if workers == 2 else [False, True])
+    assert all(r["size"] == 2 for per_rank in sizes for r in per_rank)
