@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from executor import telemetry
 from executor.channel import messages as m
+from executor.channel import oob
 from executor.channel.framing import new_key
 from executor.channel.parent import ParentChannel
 from executor.errors import RunTimeLimitError
@@ -64,14 +65,6 @@ class Worker:
     prefetch: int = 1  # calls it may hold (block allocation adapts this to its time per call)
     per_call: float | None = None  # moving average of seconds per call
     last_done: float = 0.0
-
-
-def pickled_size(data: Any) -> int:
-    """Bytes of a pickle as it travels: ``bytes``, or ``(bytes, out-of-band buffers)``."""
-    if isinstance(data, (bytes, bytearray, memoryview)):
-        return len(data)
-    body, buffers = data
-    return len(body) + sum(memoryview(b).nbytes for b in buffers)
 
 
 class PoolHooks(Protocol):
@@ -225,9 +218,9 @@ class WorkerPool:
                 if worker.inflight and worker.inflight[0].task_id == message[1]:
                     task = worker.inflight.popleft()
                     if task.log_size:
-                        _size_log.warning("Received dictionary of size: %d", pickled_size(message[3]))
+                        _size_log.warning("Received dictionary of size: %d", oob.size(message[3]))
                     if task.cache is not None and message[2]:
-                        store_in_cache(task, message[3])
+                        store_in_cache(task, oob.in_band(message[3]))
                     resolve(task, message[2], message[3])
                     results += 1
                     if worker.inflight:
@@ -259,7 +252,7 @@ class WorkerPool:
         for task in tasks:
             task.sent_at = now
             if task.log_size:
-                _size_log.warning("Send dictionary of size: %d", pickled_size(task.payload))
+                _size_log.warning("Send dictionary of size: %d", oob.size(task.payload))
         self.channel.send(worker.identity, (m.CALLS, [(t.task_id, t.payload) for t in tasks]))
         if starts:
             self.started(worker)

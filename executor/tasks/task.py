@@ -27,7 +27,7 @@ class CacheEntry:
 @dataclass(eq=False)
 class Task:
     future: Future[Any]
-    payload: bytes  # cloudpickle of (fn, args, kwargs), made in the caller's thread
+    payload: Any  # (cloud)pickle of (fn, args, kwargs), made in the caller's thread: bytes or (bytes, buffers)
     fn_name: str
     resources: dict[str, Any]  # validated and merged; never the caller's dict
     cost: int = 1  # slots: cores * threads_per_core
