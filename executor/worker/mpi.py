@@ -11,12 +11,11 @@ result into its calls.
 from __future__ import annotations
 
 import os
-import pickle
 import sys
 from typing import Any, NoReturn
 
 from executor.channel import oob
-from executor.worker.mpi_config import CONFIG_VARIABLE
+from executor.worker.mpi_config import load_config, take_key
 from executor.worker.calls import dumps, run
 
 
@@ -36,8 +35,7 @@ def _combine(outcomes: list[tuple[bool, oob.Pickled]]) -> tuple[bool, oob.Pickle
 
 
 def main() -> None:
-    # Set by our own parent (whoever can set this process's environment can run code in it anyway).
-    config = pickle.loads(bytes.fromhex(os.environ.pop(CONFIG_VARIABLE)))  # the key must not reach user code
+    config = load_config()  # see mpi_config: removed before any call runs; rank 0 reads the key from its file
     sys.path[:] = config["sys_path"]
     _start_coverage()
     from mpi4py import MPI
@@ -64,7 +62,7 @@ def main() -> None:
             WorkerConfig(
                 address=config["address"],
                 identity=config["identity"],
-                key=config["key"],
+                key=take_key(config),
                 worker_id=config["worker_id"],
                 one_shot=config["one_shot"],
             ),
