@@ -106,11 +106,25 @@ def test_openmpi_command_has_oversubscribe_and_root_variables(monkeypatch, euid)
 def test_mpich_command_adds_nothing_for_oversubscribe(monkeypatch):
     monkeypatch.setattr(mpiexec, "find_mpiexec", lambda: ("/x/mpiexec", "mpich"))
     monkeypatch.setattr(mpiexec.os, "geteuid", lambda: 0)
+    monkeypatch.delenv("UCX_TLS", raising=False)
+    monkeypatch.delenv("FI_PROVIDER", raising=False)
     with_flag, env_with = mpiexec.command(3, True)
     without_flag, env_without = mpiexec.command(3, False)
     assert with_flag == without_flag
-    assert with_flag[:3] == ["/x/mpiexec", "-n", "3"]
-    assert env_with == env_without == {}
+    assert with_flag[:3] == ["/x/mpiexec", "-n", "3"], "no mpiexec.gforker beside it: Hydra's mpiexec"
+    assert env_with == env_without == {"UCX_TLS": "self,sm", "FI_PROVIDER": "shm"}, "ranks use shared memory only"
+
+
+def test_mpich_command_prefers_gforker_and_keeps_the_users_transport(monkeypatch, tmp_path):
+    for name in ("mpiexec", "mpiexec.gforker"):
+        (tmp_path / name).write_text("#!/bin/sh\n")
+        (tmp_path / name).chmod(0o755)
+    monkeypatch.setattr(mpiexec, "find_mpiexec", lambda: (str(tmp_path / "mpiexec"), "mpich"))
+    monkeypatch.setenv("UCX_TLS", "tcp")
+    monkeypatch.delenv("FI_PROVIDER", raising=False)
+    args, env = mpiexec.command(2, False)
+    assert args[:3] == [str(tmp_path / "mpiexec.gforker"), "-n", "2"]
+    assert env == {"FI_PROVIDER": "shm"}, "a transport the user chose is left alone"
 
 
 # ---- mpi4py missing ------------------------------------------------------------------------------------------------
