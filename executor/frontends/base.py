@@ -12,7 +12,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, Future
 from typing import Any
 
@@ -63,6 +63,9 @@ class BaseExecutor(Executor):
         self._closed = False
         self._waiting: set[Future[Any]] = set()  # calls waiting for their input futures
         self._waiting_lock = threading.Lock()
+        self._unfinished = 0  # submitted calls whose futures are not done yet (len(executor))
+        self._unfinished_lock = threading.Lock()
+        self._log_obj_size = bool(info.get("log_obj_size"))
         live.add(scheduler)
         weakref.finalize(self, scheduler.shutdown, False)
 
@@ -75,6 +78,17 @@ class BaseExecutor(Executor):
                 f"run calls in a process forked from it (pid {os.getpid()}): its scheduler thread and sockets do "
                 "not exist here; create a new executor in the child process"
             )
+        future = self._submit(fn, args, resource_dict, kwargs)
+        with self._unfinished_lock:
+            self._unfinished += 1
+        future.add_done_callback(self._finished)
+        return future
+
+    def _finished(self, _: Future[Any]) -> None:
+        with self._unfinished_lock:
+            self._unfinished -= 1
+
+    def _submit(self, fn: Callable[..., Any], args: tuple[Any, ...], resource_dict: dict[str, Any] | None, kwargs: dict[str, Any]) -> Future[Any]:
         if self._closed or (self._graph is None and not self._scheduler.accepting):
             raise RuntimeError("cannot schedule new futures after shutdown")
         if not callable(fn):
@@ -163,7 +177,9 @@ class BaseExecutor(Executor):
                 f"cannot send {_name(fn)}() to a worker: the function or one of its arguments cannot be pickled "
                 f"({type(error).__name__}: {error})"
             ) from error
-        return Task(future, payload, _name(fn), resources, cost(resources), resources.get("priority") or 0)
+        task = Task(future, payload, _name(fn), resources, cost(resources), resources.get("priority") or 0)
+        task.log_size = self._log_obj_size
+        return task
 
     def _inputs_done(self, future: Future[Any], fn: Callable[..., Any], args: Any, kwargs: Any, resources: dict[str, Any], inputs: list[Future[Any]]) -> None:
         with self._waiting_lock:
@@ -228,7 +244,8 @@ class BaseExecutor(Executor):
     # ---- properties ---------------------------------------------------------------------------------------
     @property
     def max_workers(self) -> int | None:
-        return self._info.get("max_workers")
+        """The executor's ``max_workers`` setting; ``None`` after shutdown (as executorlib)."""
+        return None if self._closed else self._info.get("max_workers")
 
     @max_workers.setter
     def max_workers(self, max_workers: int) -> None:
@@ -245,11 +262,22 @@ class BaseExecutor(Executor):
         return None
 
     def __len__(self) -> int:
-        with self._waiting_lock:
-            return len(self._waiting)
+        """The number of submitted calls not finished yet (waiting for inputs, queued or running)."""
+        with self._unfinished_lock:
+            return self._unfinished
 
     def __bool__(self) -> bool:
         return True
+
+
+# executorlib drops these from the settings it reports (they only shape how workers are started).
+_NOT_IN_INFO = ("threads_per_core", "gpus_per_core", "slurm_cmd_args")
+
+
+def executorlib_info(resources: Mapping[str, Any], **settings: Any) -> dict[str, Any]:
+    """The executor's ``info``: the same keys as executorlib's for the same executor (its resource_dict without
+    ``threads_per_core``, ``gpus_per_core`` and ``slurm_cmd_args``, then the executor's settings)."""
+    return {**{k: v for k, v in resources.items() if k not in _NOT_IN_INFO}, **settings}
 
 
 def _placeholder(_: Future[Any]) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import cloudpickle
 
-from executor.frontends.base import BaseExecutor
+from executor.frontends.base import BaseExecutor, executorlib_info
 from executor.host import usable_cores
 from executor.schedulers.block import BlockScheduler
 from executor.schedulers.per_call import PerCallScheduler
@@ -89,18 +89,26 @@ class SingleNodeExecutor(BaseExecutor):
                 stacklevel=2,
             )
         hostname_localhost = default_hostname_localhost(hostname_localhost)
-        capacity = max_cores or max_workers or usable_cores()
         resources = dict(resource_dict or {})
         if openmpi_oversubscribe:
             resources["openmpi_oversubscribe"] = True
         launch = LocalLaunch(type(self).__name__, coverage=worker_coverage)
-        policy = ResourcePolicy(resources, Limits(type(self).__name__, capacity, block_allocation, launch))
         if block_allocation:
-            workers = (max_cores // policy.default_cost) if max_cores else (max_workers or usable_cores() // policy.default_cost)
+            # As executorlib: max_workers workers, each with the executor's resource_dict (max_workers=2 with
+            # cores=2 runs two 2-rank workers); else max_cores // cores per worker; else what the CPUs allow.
+            # No core budget per call: a call cannot change its worker's cores.
+            policy = ResourcePolicy(resources, Limits(type(self).__name__, None, True, launch))
+            per_worker_cost = policy.default_cost
+            if max_workers is not None:
+                workers = max_workers
+            elif max_cores is not None:
+                workers = max_cores // per_worker_cost
+            else:
+                workers = max(1, usable_cores() // per_worker_cost)
             if workers < 1:
                 raise ValueError(
-                    f"max_cores={max_cores} is less than the {policy.default_cost} cores one worker needs "
-                    f"(cores x threads_per_core of resource_dict)"
+                    f"max_cores={max_cores} is less than the {per_worker_cost} cores one worker needs "
+                    f"(cores x threads_per_core of resource_dict); pass max_workers to set the number of workers"
                 )
             init_payload = cloudpickle.dumps((init_function, (), {})) if init_function is not None else None
             per_worker = gpus.needed(policy.defaults)
@@ -112,20 +120,26 @@ class SingleNodeExecutor(BaseExecutor):
                 )
             worker_resources = {**policy.defaults, "cwd": self._absolute(policy.defaults.get("cwd"))}
             scheduler: Any = BlockScheduler(launch, workers, policy.default_cost, worker_resources, init_payload, restart_limit)
+            settings: dict[str, Any] = {
+                "init_function": init_function,
+                "queue_join_on_shutdown": False,
+                "restart_limit": restart_limit,
+                "max_workers": workers,
+            }
         else:
-            workers = capacity
+            # One process per call: max_cores (else max_workers, else the CPUs) is the budget of cores in use.
+            capacity = max_cores or max_workers or usable_cores()
+            policy = ResourcePolicy(resources, Limits(type(self).__name__, capacity, False, launch))
             scheduler = PerCallScheduler(launch, capacity, policy.defaults)
-        info = {
-            "max_workers": workers,
-            "max_cores": max_cores,
-            "cache_directory": cache_directory,
-            "hostname_localhost": hostname_localhost,
-            "block_allocation": block_allocation,
-            "restart_limit": restart_limit,
-            "log_obj_size": log_obj_size,
-            "refresh_rate": refresh_rate,
-            **policy.defaults,
-        }
+            settings = {"max_cores": max_cores, "max_workers": max_workers}
+        info = executorlib_info(
+            policy.defaults,
+            cache_directory=cache_directory,
+            hostname_localhost=hostname_localhost,
+            log_obj_size=log_obj_size,
+            spawner=type(scheduler.pool.spawners[0]),
+            **settings,
+        )
         try:
             super().__init__(
                 scheduler,
@@ -149,6 +163,8 @@ class SingleNodeExecutor(BaseExecutor):
 
     @property
     def max_workers(self) -> int | None:
+        if self._closed:
+            return None
         if self._block:
             return self._scheduler.workers  # type: ignore[attr-defined, no-any-return]
         return self._info.get("max_workers")

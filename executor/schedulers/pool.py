@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import logging
 import os
 import signal
 import time
@@ -27,6 +28,7 @@ from typing import Any, Protocol
 
 from executor import telemetry
 from executor.channel import messages as m
+from executor.channel import oob
 from executor.channel.framing import new_key
 from executor.channel.parent import ParentChannel
 from executor.errors import CallStoppedError, RunTimeLimitError
@@ -43,6 +45,8 @@ EXIT_GRACE = 0.25
 STOP_TIMEOUT = 5.0
 # terminate(): SIGTERM to a busy worker's process group (a measured worker saves its coverage), SIGKILL after this.
 TERMINATE_GRACE = 1.0
+# log_obj_size=True: the pickled size of each call's inputs and output, on executorlib's logger, in its words.
+_size_log = logging.getLogger("executorlib")
 
 
 @dataclass(eq=False)
@@ -237,7 +241,10 @@ class WorkerPool:
             if kind == m.RESULT:
                 if worker.inflight and worker.inflight[0].task_id == message[1]:
                     task = worker.inflight.popleft()
-                    problem = store_in_cache(task, message[3]) if task.cache is not None and message[2] else None
+                    if task.log_size:
+                        _size_log.warning("Received dictionary of size: %d", oob.size(message[3]))
+                    cached = task.cache is not None and message[2]
+                    problem = store_in_cache(task, oob.in_band(message[3])) if cached else None
                     if problem is None:
                         resolve(task, message[2], message[3])
                     else:  # warnings are errors, and the cache file could not be written
@@ -271,6 +278,8 @@ class WorkerPool:
         now = time.monotonic()
         for task in tasks:
             task.sent_at = now
+            if task.log_size:
+                _size_log.warning("Send dictionary of size: %d", oob.size(task.payload))
         self.channel.send(worker.identity, (m.CALLS, [(t.task_id, t.payload) for t in tasks]))
         if starts:
             self.started(worker)

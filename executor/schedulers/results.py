@@ -14,31 +14,31 @@ usable.
 
 from __future__ import annotations
 
-import pickle
 import signal
 import time
 import warnings
 from concurrent.futures import Future, InvalidStateError
 from typing import Any
 
+from executor.channel import oob
 from executor.errors import ExecutorlibSocketError, RemoteTraceback, WorkerStartError
 from executor.tasks.task import Task
 
 
-def outcome(ok: bool, data: bytes, context: str | None = None) -> tuple[Any, BaseException | None]:
+def outcome(ok: bool, data: oob.Pickled, context: str | None = None) -> tuple[Any, BaseException | None]:
     """``(value, None)`` or ``(None, exception)`` from a worker's result; the worker's traceback is ``__cause__``
     (after ``context``, a line saying where it happened, if given)."""
     try:
         if ok:
-            return pickle.loads(data), None
-        error, tb = pickle.loads(data)
+            return oob.loads(data), None
+        error, tb = oob.loads(data)
         error.__cause__ = RemoteTraceback(tb if context is None else f"{context}:\n{tb}")
         return None, error
     except BaseException as unpickling_error:  # user code ran: anything may come out of it
         return None, RuntimeError(f"the result sent by the worker could not be unpickled here: {unpickling_error!r}")
 
 
-def resolve(task: Task, ok: bool, data: bytes, context: str | None = None) -> None:
+def resolve(task: Task, ok: bool, data: oob.Pickled, context: str | None = None) -> None:
     """Set the task's future from a worker's result (a failure is logged first, if the call has an error log)."""
     value, error = outcome(ok, data, context)
     if error is not None and task.resources.get("error_log_file"):

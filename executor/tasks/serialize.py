@@ -22,6 +22,8 @@ from typing import Any
 
 import cloudpickle
 
+from executor.channel import oob
+
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 
@@ -44,13 +46,16 @@ def by_value_registry() -> Collection[str] | None:
 _REGISTRY = by_value_registry()
 
 
-def dumps_call(obj: Any) -> bytes:
+def dumps_call(obj: Any) -> oob.Pickled:
+    """Pickle ``(fn, args, kwargs)``; large buffers (NumPy arrays) stay out of band, referenced, not copied
+    (``executor.channel.oob``): a call's arguments must not be changed until it has been sent."""
     if _REGISTRY is None:
-        return cloudpickle.dumps(obj, protocol=_PROTOCOL)
+        return oob.split(cloudpickle.dumps, obj)
     try:
-        data = pickle.dumps(obj, protocol=_PROTOCOL)
+        data = oob.split(pickle.dumps, obj)
     except Exception:
-        return cloudpickle.dumps(obj, protocol=_PROTOCOL)
-    if b"__main__" in data or any(name.encode() in data for name in _REGISTRY):
-        return cloudpickle.dumps(obj, protocol=_PROTOCOL)
+        return oob.split(cloudpickle.dumps, obj)
+    body = data[0] if isinstance(data, tuple) else data
+    if b"__main__" in body or any(name.encode() in body for name in _REGISTRY):
+        return oob.split(cloudpickle.dumps, obj)
     return data

@@ -257,3 +257,16 @@ def start_then_sleep(starter, directory, seconds=600):
     """Start a child or daemon (``starter``: a function name of this module), then sleep."""
     globals()[starter](directory)
     time.sleep(seconds)
+# ---- big payloads (out-of-band buffers) ------------------------------------------------------------------------
+def add_one_in_place(array):
+    """Change the received array in place (it must be writable) and send it back."""
+    array += 1
+    return array
+
+
+def arrays_in_and_out(a, b, *, c, small):
+    """Several arrays each way, nested, large and small, C and Fortran order."""
+    import numpy
+
+    return {"sums": (float(a.sum()), float(b.sum()), float(c.sum())), "a2": a * 2, "parts": [b.T, numpy.asfortranarray(c)],
+            "small": small + 1, "raw": bytes(200_000)}  # fmt: skip
