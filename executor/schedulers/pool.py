@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import logging
 import os
 import signal
 import time
@@ -33,7 +32,7 @@ from executor.channel.framing import new_key
 from executor.channel.parent import ParentChannel
 from executor.errors import CallStoppedError, RunTimeLimitError
 from executor.schedulers.loop import EventLoop
-from executor.schedulers.results import describe_exit, fail, fail_task, resolve, start_failure_error, store_in_cache
+from executor.schedulers.results import SIZE_LOG, deliver, describe_exit, fail, fail_task, resolve, start_failure_error
 from executor.spawners.base import CONNECT_TIMEOUT, Exited, Spawned, Spawner, Started, WorkerSpec
 from executor.spawners.launch import LaunchPolicy
 from executor.tasks.task import Task
@@ -45,8 +44,6 @@ EXIT_GRACE = 0.25
 STOP_TIMEOUT = 5.0
 # terminate(): SIGTERM to a busy worker's process group (a measured worker saves its coverage), SIGKILL after this.
 TERMINATE_GRACE = 1.0
-# log_obj_size=True: the pickled size of each call's inputs and output, on executorlib's logger, in its words.
-_size_log = logging.getLogger("executorlib")
 
 
 @dataclass(eq=False)
@@ -241,14 +238,7 @@ class WorkerPool:
             if kind == m.RESULT:
                 if worker.inflight and worker.inflight[0].task_id == message[1]:
                     task = worker.inflight.popleft()
-                    if task.log_size:
-                        _size_log.warning("Received dictionary of size: %d", oob.size(message[3]))
-                    cached = task.cache is not None and message[2]
-                    problem = store_in_cache(task, oob.in_band(message[3])) if cached else None
-                    if problem is None:
-                        resolve(task, message[2], message[3])
-                    else:  # warnings are errors, and the cache file could not be written
-                        fail_task(task, problem)
+                    deliver(task, message[2], message[3])
                     results += 1
                     if worker.inflight:
                         self.started(worker)
@@ -279,7 +269,7 @@ class WorkerPool:
         for task in tasks:
             task.sent_at = now
             if task.log_size:
-                _size_log.warning("Send dictionary of size: %d", oob.size(task.payload))
+                SIZE_LOG.warning("Send dictionary of size: %d", oob.size(task.payload))
         self.channel.send(worker.identity, (m.CALLS, [(t.task_id, t.payload) for t in tasks]))
         if starts:
             self.started(worker)

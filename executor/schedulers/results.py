@@ -14,6 +14,7 @@ usable.
 
 from __future__ import annotations
 
+import logging
 import signal
 import time
 import warnings
@@ -23,6 +24,20 @@ from typing import Any
 from executor.channel import oob
 from executor.errors import ExecutorlibSocketError, RemoteTraceback, WorkerStartError
 from executor.tasks.task import Task
+
+# log_obj_size=True: the pickled size of each call's inputs and output, on executorlib's logger, in its words.
+SIZE_LOG = logging.getLogger("executorlib")
+
+
+def deliver(task: Task, ok: bool, data: oob.Pickled) -> None:
+    """A worker's result for ``task``: log its size (``log_obj_size``), store a value in the cache, resolve."""
+    if task.log_size:
+        SIZE_LOG.warning("Received dictionary of size: %d", oob.size(data))
+    problem = store_in_cache(task, oob.in_band(data)) if task.cache is not None and ok else None
+    if problem is None:
+        resolve(task, ok, data)
+    else:  # warnings are errors, and the cache file could not be written
+        fail_task(task, problem)
 
 
 def outcome(ok: bool, data: oob.Pickled, context: str | None = None) -> tuple[Any, BaseException | None]:
