@@ -26,7 +26,7 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,9 +77,11 @@ class Scheduler:
         self,
         spawner_factory: Callable[[str, bytes], Spawner],
         mpi_spawner_factory: Callable[[str, bytes], Spawner] | None = None,
+        remote_workers: bool = False,
     ) -> None:
         self._key = new_key()
-        self._channel = ParentChannel(self._key)
+        # remote_workers: workers may run on other hosts (srun across nodes), bind where they can reach us
+        self._channel = ParentChannel(self._key, remote_workers=remote_workers, hostname_localhost=False)
         self._spawner = spawner_factory(self._channel.address, self._key)
         self._mpi_spawner_factory = mpi_spawner_factory
         self._mpi_spawner: Spawner | None = None
@@ -254,17 +256,19 @@ class Scheduler:
         cwd: str | None,
         ranks: int = 1,
         oversubscribe: bool = False,
+        resources: Mapping[str, Any] | None = None,
     ) -> Worker:
         identity = b"w%d-%s" % (next(self._identities), os.urandom(6).hex().encode())
         try:
             spawner = self._spawner_for(ranks)
             worker = Worker(identity, worker_id, cost, spawner)
-            spawner.spawn(WorkerSpec(identity, worker_id, one_shot, env, cwd, ranks, oversubscribe))
+            spawner.spawn(WorkerSpec(identity, worker_id, one_shot, env, cwd, ranks, oversubscribe, resources or {}))
         except Exception as error:
             raise start_failure_error(str(error)) from error
         self._workers[identity] = worker
         telemetry.record("workers_started")
-        self.after(START_TIMEOUT, lambda: self._check_started(worker))
+        # A launcher whose workers may wait in a queue (srun) says how long they may take to start.
+        self.after(getattr(spawner, "start_timeout", None) or START_TIMEOUT, lambda: self._check_started(worker))
         return worker
 
     def _check_started(self, worker: Worker) -> None:
@@ -293,7 +297,7 @@ class Scheduler:
         worker.inflight.clear()
         if event.failure is not None and lost:  # the running call's own exception (an aborted MPI job)
             resolve(lost[0], False, event.failure)
-        self._worker_lost(worker, lost, describe_exit(event.pid, event.returncode))
+        self._worker_lost(worker, lost, event.message or describe_exit(event.pid, event.returncode))
 
     def _on_messages(self) -> None:
         results = 0

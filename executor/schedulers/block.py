@@ -15,6 +15,7 @@ from __future__ import annotations
 import heapq
 import time
 from collections.abc import Callable
+from typing import Any
 
 from executor.channel import messages as m
 from executor.errors import WorkerStartError
@@ -47,7 +48,10 @@ class BlockScheduler(Scheduler):
         ranks: int = 1,
         oversubscribe: bool = False,
         mpi_spawner_factory: Callable[[str, bytes], Spawner] | None = None,
+        resources: dict[str, Any] | None = None,
+        remote_workers: bool = False,
     ) -> None:
+        self._resources = resources or {}
         self._ranks = ranks
         self._oversubscribe = oversubscribe
         self._target = workers
@@ -59,7 +63,7 @@ class BlockScheduler(Scheduler):
         self._start_failures = 0
         self._by_id: dict[int, Worker] = {}
         self._start_error: WorkerStartError | None = None
-        super().__init__(spawner_factory, mpi_spawner_factory)
+        super().__init__(spawner_factory, mpi_spawner_factory, remote_workers)
         self.post(lambda: self._resize(workers))
 
     @property
@@ -83,7 +87,7 @@ class BlockScheduler(Scheduler):
     def _spawn(self, worker_id: int) -> None:
         try:
             self._by_id[worker_id] = self._start_worker(
-                worker_id, self._cost, False, self._env(worker_id), self._cwd, self._ranks, self._oversubscribe
+                worker_id, self._cost, False, self._env(worker_id), self._cwd, self._ranks, self._oversubscribe, self._resources
             )
         except WorkerStartError as error:
             self._give_up(error)

@@ -46,8 +46,10 @@ class PerCallScheduler(Scheduler):
         capacity: int,
         worker_env: Callable[[Task], dict[str, str]],
         default_env: dict[str, str],
-        devices: Callable[[], list[str]] = list,
+        devices: Callable[[], list[str]] | None = list,
         mpi_spawner_factory: Callable[[str, bytes], Spawner] | None = None,
+        spares: int = SPARES,
+        remote_workers: bool = False,
     ) -> None:
         self.capacity = capacity
         self._free = capacity
@@ -57,9 +59,9 @@ class PerCallScheduler(Scheduler):
         self._worker_env = worker_env
         self._default_env = default_env
         self._spares: deque[Worker] = deque()
-        self._spare_target = min(SPARES, capacity)
+        self._spare_target = min(spares, capacity)
         self._spare_failures = 0
-        super().__init__(spawner_factory, mpi_spawner_factory)
+        super().__init__(spawner_factory, mpi_spawner_factory, remote_workers)
         self.post(self._refill)
 
     def _refill(self) -> None:
@@ -86,8 +88,8 @@ class PerCallScheduler(Scheduler):
         queue = self._queue
         while queue and not self._stopping:
             task = queue[0][2]
-            gpus = gpu_count(task.resources)
-            if gpus and not self._devices_known:  # the front already looked them up at submit: cached
+            gpus = gpu_count(task.resources) if self._devices is not None else 0  # None: the launcher assigns GPUs
+            if gpus and not self._devices_known and self._devices is not None:  # the front already looked them up at submit: cached
                 self._free_devices, self._devices_known = list(self._devices()), True
             if task.cost > self._free or gpus > len(self._free_devices):
                 break
@@ -108,6 +110,7 @@ class PerCallScheduler(Scheduler):
                         task.resources.get("cwd"),
                         ranks(task),
                         bool(task.resources.get("openmpi_oversubscribe")),
+                        task.resources,
                     )
                 except WorkerStartError as error:
                     self._free_devices += devices

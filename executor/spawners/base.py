@@ -6,8 +6,9 @@ Events are read by the scheduler thread when the spawner's ``fileno()`` becomes 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class Exited:
     pid: int | None
     returncode: int | None  # negative: killed by that signal; None: unknown (the launcher itself died)
     failure: bytes | None = None  # a RESULT-style failure payload the worker left before it ended (MPI abort)
+    message: str | None = None  # what the launcher reported (e.g. srun's own error), quoted in errors
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class WorkerSpec:
     cwd: str | None
     ranks: int = 1  # > 1: an MPI job of that many ranks
     oversubscribe: bool = False  # Open MPI's --oversubscribe
+    resources: Mapping[str, Any] = field(default_factory=dict)  # the validated resources (launchers build options)
 
 
 class Spawner(Protocol):
