@@ -219,7 +219,7 @@ class SrunSpawner:
         if job.reason:
             message = f"{job.reason}; {message}"
         if said:
-            message += f"; srun said: {said}"
+            message += f' (srun said: "{said}")'
         with self._lock:
             self._jobs.pop(identity, None)
         self._emit(("exited", identity, job.process.pid, code, failure, message))

@@ -135,7 +135,6 @@ OTHER = "other"
 # more nodes than the partition); a merely busy cluster prints only "queued and waiting for resources".
 _PATTERNS = (
     (NEVER, re.compile(r"Requested partition configuration not available now")),
-    (NEVER, re.compile(r"Requested node configuration is not available")),
     (QUEUED, re.compile(r"job (\d+) queued and waiting for resources")),
     (GRANTED, re.compile(r"job (\d+) has been allocated resources")),
     (STEP_WAIT, re.compile(r"step creation temporarily disabled|Requested nodes are busy")),
@@ -166,7 +165,7 @@ def is_slurm_line(line: str) -> bool:
 
 
 def quote(lines: Iterable[str]) -> str:
-    """SLURM's lines joined for an error message: ``"srun: error: ... | srun: error: ..."``."""
+    """SLURM's lines joined for an error message: ``srun: error: ... | srun: error: ...``."""
     return " | ".join(line.strip() for line in lines if line.strip())
 
 

@@ -1,0 +1,274 @@
+"""``SlurmJobExecutor`` against a SLURM cluster: every test runs on the mock SLURM and on a real one (``slurm``).
+
+What a user relies on: calls run in srun jobs (one per call, or one per block worker) with the resources they
+asked for; failures of srun or of SLURM reach the call's future as a clear error quoting srun, never a hang;
+block workers are restarted; nothing (process, job) outlives the executor.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import slurmcalls as calls
+from conftest import Slurm
+
+from executor import SlurmJobExecutor
+from executor.api import ExecutorlibSocketError
+
+RESULT_TIMEOUT = 120.0  # generous: a busy CI machine; a hang still fails the test instead of blocking the run
+
+
+def shut_down(executor: SlurmJobExecutor, seconds: float = 60.0) -> None:
+    """Shut ``executor`` down; fail if that takes longer than ``seconds`` (a pending future would hang it)."""
+    thread = threading.Thread(target=executor.shutdown, kwargs={"wait": True, "cancel_futures": True}, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"shutdown did not finish within {seconds} s"
+
+
+@pytest.fixture
+def make(slurm: Slurm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Build SlurmJobExecutors (in ``tmp_path``); each is shut down after the test, and no srun is left."""
+    monkeypatch.chdir(tmp_path)
+    built: list[SlurmJobExecutor] = []
+
+    def build(**kwargs) -> SlurmJobExecutor:
+        executor = SlurmJobExecutor(**kwargs)
+        built.append(executor)
+        return executor
+
+    yield build
+    for executor in built:
+        shut_down(executor)
+    assert not [p for p in _children() if _comm(p) == "srun"], "an srun outlived its executor"
+
+
+def _children() -> list[int]:
+    me = str(os.getpid())
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if stat[stat.rindex(")") + 2 :].split()[1] == me:
+                out.append(int(entry))
+    return out
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def error_of(future) -> BaseException:
+    error = future.exception(timeout=RESULT_TIMEOUT)
+    assert error is not None, f"the call succeeded: {future.result()!r}"
+    return error
+
+
+# ---- calls run in srun jobs ----------------------------------------------------------------------------------------
+
+
+def test_each_call_runs_in_a_job_of_its_own(make) -> None:
+    executor = make()
+    seen = [f.result(RESULT_TIMEOUT) for f in [executor.submit(calls.where) for _ in range(3)]]
+    jobs = [s["job"] for s in seen]
+    assert all(jobs) and len(set(jobs)) == 3, f"one srun job per call expected, got {jobs}"
+    assert not any(s["secret_visible"] for s in seen), "the channel secret reached user code"
+    assert not any(s["mpi4py_imported"] for s in seen), "a one-rank worker imported mpi4py"
+    assert executor.submit(calls.double, 21).result(RESULT_TIMEOUT) == 42
+
+
+def test_threads_per_core_sets_cpus_per_task_and_thread_variables(make) -> None:
+    executor = make(max_cores=4)
+    seen = executor.submit(calls.where, resource_dict={"threads_per_core": 2}).result(RESULT_TIMEOUT)
+    assert seen["cpus_per_task"] == "2"
+    assert set(seen["threads"].values()) == {"2"}
+
+
+def test_cwd_becomes_the_tasks_working_directory(make, tmp_path: Path) -> None:
+    target = tmp_path / "work" / "here"
+    executor = make()
+    seen = executor.submit(calls.where, resource_dict={"cwd": str(target)}).result(RESULT_TIMEOUT)
+    assert seen["cwd"] == str(target)
+
+
+def test_one_rank_workers_run_without_mpi4py(make, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A one-rank worker must not need mpi4py: here importing it would fail."""
+    broken = tmp_path / "no_mpi"
+    (broken / "mpi4py").mkdir(parents=True)
+    (broken / "mpi4py" / "__init__.py").write_text("raise ImportError('mpi4py is broken on purpose')\n")
+    monkeypatch.syspath_prepend(str(broken))
+    executor = make()
+    assert executor.submit(calls.double, 4).result(RESULT_TIMEOUT) == 8
+    executor = make(max_workers=1, block_allocation=True)
+    assert executor.submit(calls.double, 5).result(RESULT_TIMEOUT) == 10
+
+
+def test_exceptions_come_back_with_their_type(make) -> None:
+    executor = make()
+    with pytest.raises(ValueError, match="raised in the worker"):
+        executor.submit(calls.raises).result(RESULT_TIMEOUT)
+
+
+# ---- block allocation ---------------------------------------------------------------------------------------------
+
+
+def test_block_workers_are_one_srun_job_each(make) -> None:
+    executor = make(max_workers=2, block_allocation=True, init_function=calls.init)
+    seen = [f.result(RESULT_TIMEOUT) for f in [executor.submit(calls.where) for _ in range(20)]]
+    assert len({s["job"] for s in seen}) <= 2 and all(s["job"] for s in seen)
+    assert sorted({f.result(RESULT_TIMEOUT) for f in [executor.submit(calls.worker_id) for _ in range(20)]}) <= [0, 1]
+    assert executor.submit(calls.add_offset, 1).result(RESULT_TIMEOUT) == 101
+
+
+def test_block_worker_killed_mid_call_is_restarted_up_to_restart_limit(make, tmp_path: Path) -> None:
+    executor = make(max_workers=1, block_allocation=True, restart_limit=1)
+    assert executor.submit(calls.die_once, str(tmp_path / "died")).result(RESULT_TIMEOUT) == "retried"
+    error = error_of(executor.submit(calls.die))  # dies on the first try and on the retry
+    assert isinstance(error, ExecutorlibSocketError)
+    assert "srun" in str(error)
+    assert executor.submit(calls.double, 3).result(RESULT_TIMEOUT) == 6, "the worker was not replaced"
+
+
+def test_block_allocation_outside_an_allocation_needs_a_size(slurm: Slurm) -> None:
+    with pytest.raises(ValueError, match="max_workers or max_cores"):
+        SlurmJobExecutor(block_allocation=True)
+
+
+def test_block_allocation_that_does_not_fit_the_allocation_says_so(slurm: Slurm, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLURM_JOB_ID", "4242")
+    monkeypatch.setenv("SLURM_NTASKS", "2")
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "1")
+    with pytest.raises(ValueError, match=r"max_workers=3 x cores=1 x threads_per_core=1 = 3 CPUs.*SLURM_NTASKS=2 x SLURM_CPUS_PER_TASK=1 = 2"):
+        SlurmJobExecutor(max_workers=3, block_allocation=True)
+
+
+# ---- failures quote srun -------------------------------------------------------------------------------------------
+
+
+def test_worker_killed_mid_call_fails_the_call_quoting_srun(make) -> None:
+    executor = make()
+    error = error_of(executor.submit(calls.die))
+    assert isinstance(error, ExecutorlibSocketError)
+    assert "srun" in str(error) and "die()" in str(error)
+    assert executor.submit(calls.double, 1).result(RESULT_TIMEOUT) == 2, "the executor is still usable"
+
+
+def test_srun_rejecting_the_request_fails_the_call_quoting_srun(make) -> None:
+    executor = make()
+    future = executor.submit(calls.double, 1, resource_dict={"slurm_cmd_args": ["--partition=no_such_partition"]})
+    error = error_of(future)
+    assert isinstance(error, ExecutorlibSocketError)
+    assert "srun said:" in str(error) and "partition" in str(error).lower(), str(error)
+
+
+def test_block_workers_srun_rejects_fail_the_calls_quoting_srun(make) -> None:
+    executor = make(max_workers=1, block_allocation=True, resource_dict={"slurm_cmd_args": ["--partition=no_such_partition"]})
+    error = error_of(executor.submit(calls.double, 1))
+    assert isinstance(error, ExecutorlibSocketError)
+    assert "srun said:" in str(error) and "partition" in str(error).lower(), str(error)
+
+
+def test_a_request_the_cluster_can_never_grant_fails_at_once_quoting_srun(make) -> None:
+    """More CPUs per task than any node has: srun would wait forever ("Requested partition configuration not
+    available now"); the call fails instead, quoting srun."""
+    executor = make(max_cores=100_000)
+    future = executor.submit(calls.double, 1, resource_dict={"threads_per_core": 4096})
+    error = error_of(future)
+    assert "can never grant" in str(error) and "srun said:" in str(error), str(error)
+
+
+def test_a_call_that_can_never_fit_the_executor_fails_at_submit(make) -> None:
+    executor = make(max_cores=2)
+    with pytest.raises(ValueError, match="can never run"):
+        executor.submit(calls.double, 1, resource_dict={"threads_per_core": 3})
+
+
+def test_a_queued_request_is_given_up_after_queue_timeout(make, slurm: Slurm) -> None:
+    """A request that waits in the queue (here: not before an hour from now) fails after ``queue_timeout``,
+    quoting srun, and its job does not stay in the queue."""
+    if not slurm.real and not _mock_takes("--begin"):
+        pytest.skip("this mock SLURM does not implement srun --begin")
+    executor = make(queue_timeout=2)
+    future = executor.submit(calls.double, 1, resource_dict={"slurm_cmd_args": ["--begin=now+3600", "--job-name=xlib-queued"]})
+    error = error_of(future)
+    assert "queue_timeout" in str(error) and "queued and waiting for resources" in str(error), str(error)
+    shut_down(executor)
+    left = slurm.run("squeue", "--noheader", "--name=xlib-queued", "--format=%i %T").stdout.strip()
+    assert not left, f"the queued job is still in the queue: {left}"
+
+
+def _mock_takes(option: str) -> bool:
+    return False
+
+
+def test_scancel_fails_the_call_quoting_slurm(make, slurm: Slurm, tmp_path: Path) -> None:
+    executor = make()
+    marker = tmp_path / "job_id"
+    future = executor.submit(calls.job_then_sleep, str(marker), 300)
+    deadline = time.monotonic() + RESULT_TIMEOUT
+    while not marker.exists() and not future.done() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), f"the call did not start: {future}"
+    done = slurm.run("scancel", marker.read_text())
+    assert done.returncode == 0, done.stderr
+    error = error_of(future)
+    assert isinstance(error, ExecutorlibSocketError)
+    assert "CANCELLED" in str(error), str(error)
+
+
+@pytest.mark.skipif(os.environ.get("XLIB_SLOW_TESTS") != "1" and os.environ.get("CI") != "true", reason="takes ~80 s on a real SLURM (SLURM's 1-minute granularity); set XLIB_SLOW_TESTS=1 (CI runs it)")
+def test_slurm_time_limit_fails_the_call_quoting_slurm(make, tmp_path: Path) -> None:
+    executor = make()
+    future = executor.submit(calls.job_then_sleep, str(tmp_path / "job"), 600, resource_dict={"slurm_cmd_args": ["--time=1"]})
+    error = error_of(future)
+    assert "TIME LIMIT" in str(error), str(error)
+
+
+# ---- inside an allocation --------------------------------------------------------------------------------------------
+
+ALLOCATION_SCRIPT = """
+import json, os, sys
+sys.path[:0] = {paths!r}
+from executor import SlurmJobExecutor
+import slurmcalls
+with SlurmJobExecutor() as ex:
+    per_call = [f.result(120) for f in [ex.submit(slurmcalls.where) for _ in range(2)]]
+with SlurmJobExecutor(max_workers=2, block_allocation=True) as ex:
+    block = [f.result(120) for f in [ex.submit(slurmcalls.where) for _ in range(4)]]
+try:
+    SlurmJobExecutor(max_workers=3, block_allocation=True)
+    too_many = None
+except ValueError as error:
+    too_many = str(error)
+print(json.dumps({{"job": os.environ["SLURM_JOB_ID"], "per_call": per_call, "block": block, "too_many": too_many}}))
+"""
+
+
+def test_inside_an_allocation_calls_are_steps_of_it(slurm: Slurm, tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    if shutil.which("salloc") is None:
+        pytest.skip("this SLURM has no salloc")
+    script = tmp_path / "in_allocation.py"
+    script.write_text(ALLOCATION_SCRIPT.format(paths=[str(Path(__file__).parent), *sys.path]))
+    done = slurm.run("salloc", "-n", "2", sys.executable, str(script), timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    job = result["job"]
+    assert {s["job"] for s in result["per_call"] + result["block"]} == {job}, "calls left the allocation"
+    steps = [s["step"] for s in result["per_call"]]
+    assert len(set(steps)) == 2, f"one step per call expected, got {steps}"
+    assert "SLURM_NTASKS=2" in result["too_many"]
