@@ -1,95 +1,89 @@
-"""The ``slurm`` fixture: each SLURM executor test runs once against the mock SLURM and once against a real one.
+"""The ``cluster`` fixture: every conformance scenario runs once on the mock SLURM and once on a real SLURM.
 
-``mock``: ``pytest_executorlib.mocks.slurm.MockSlurm`` (a fresh mock cluster per test, its commands first on
-PATH).  ``real``: the SLURM that ``SLURM_CONF`` (or ``ci/start-slurm.sh``'s default ``/tmp/xlib-slurm``) names,
-used only if ``sinfo`` answers within a few seconds; off CI a missing SLURM skips with the reason, on CI
-(``CI=true``) it fails: CI starts one (``ci/start-slurm.sh``).
+* ``mock``: a fresh :class:`pytest_executorlib.mocks.slurm.MockSlurm` (1 node, 4 CPUs) per test.
+* ``real``: the SLURM that ``sinfo`` reaches within 5 s, with ``SLURM_CONF`` from the environment or, when that is
+  unset, the one ci/start-slurm.sh writes (``/tmp/xlib-slurm/slurm.conf``, folder overridable with
+  ``XLIB_SLURM_DIR``).  Without an answering SLURM the real tests skip, quoting what sinfo said — except with
+  ``CI=true``, where they fail: CI must prove the mock's fidelity against the real thing.
+
+Scenarios marked ``slurm_slow`` (real time limits: a 1-minute limit takes ~80 s on real SLURM) run only with
+``CI=true`` or ``XLIB_SLURM_SLOW=1``.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from slurmclusters import Cluster, find_real_slurm
 
-ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CONF = "/tmp/xlib-slurm/slurm.conf"  # where ci/start-slurm.sh puts it
-_SINFO_TIMEOUT = 10.0
-
-
-@dataclass
-class Slurm:
-    """The SLURM a test runs against; its environment is already applied to ``os.environ``."""
-
-    kind: str  # "mock" or "real"
-    env: dict[str, str]
-    control: object | None = None  # the mock's control object (None for real SLURM)
-    jobs: list[str] = field(default_factory=list)
-
-    @property
-    def real(self) -> bool:
-        return self.kind == "real"
-
-    def run(self, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
-        """Run a SLURM command (``scancel``, ``squeue``...) of this cluster, bounded."""
-        return subprocess.run(list(args), env=self.env, capture_output=True, text=True, timeout=timeout, check=False)
+IN_CI = os.environ.get("CI", "").lower() == "true"
+RUN_SLOW = IN_CI or os.environ.get("XLIB_SLURM_SLOW") == "1"
 
 
-def _answers(env: dict[str, str]) -> str | None:
-    """None if ``sinfo`` answers in ``env``, else why not."""
-    sinfo = shutil.which("sinfo", path=env.get("PATH"))
-    if sinfo is None:
-        return "sinfo is not on PATH"
-    try:
-        done = subprocess.run([sinfo, "--noheader"], env=env, capture_output=True, text=True, timeout=_SINFO_TIMEOUT, check=False)
-    except subprocess.TimeoutExpired:
-        return f"sinfo did not answer within {_SINFO_TIMEOUT:g} s"
-    if done.returncode != 0 or not done.stdout.strip():
-        return f"sinfo failed (rc {done.returncode}): {done.stderr.strip()[:300]}"
-    return None
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "slurm_slow: a long SLURM scenario (real time limits); runs only with CI=true or XLIB_SLURM_SLOW=1"
+    )
 
 
-def _real_slurm_env() -> tuple[dict[str, str] | None, str]:
-    env = dict(os.environ)
-    if "SLURM_CONF" not in env and os.path.exists(DEFAULT_CONF):
-        env["SLURM_CONF"] = DEFAULT_CONF
-    why = _answers(env)
-    if why is not None and os.environ.get("CI") == "true" and (ROOT / "ci" / "start-slurm.sh").exists():
-        done = subprocess.run(["bash", str(ROOT / "ci" / "start-slurm.sh")], capture_output=True, text=True, timeout=300, check=False)
-        if done.returncode == 0:
-            env["SLURM_CONF"] = done.stdout.strip()
-            why = _answers(env)
-        else:
-            why = f"ci/start-slurm.sh failed: {done.stderr[-2000:]}"
-    return (env, "") if why is None else (None, why)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if RUN_SLOW:
+        return
+    skip = pytest.mark.skip(reason="slurm_slow: runs only with CI=true or XLIB_SLURM_SLOW=1 (takes ~80-100 s)")
+    for item in items:
+        if item.get_closest_marker("slurm_slow"):
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def real_slurm_env() -> dict[str, str]:
+    env, said = find_real_slurm()
+    if env is None:
+        message = f"no real SLURM answers sinfo here ({said}); start one with: bash ci/start-slurm.sh"
+        if IN_CI:
+            pytest.fail(f"CI=true: {message}", pytrace=False)
+        pytest.skip(message)
+    return env
 
 
 @pytest.fixture(params=["mock", "real"])
-def slurm(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Slurm]:
-    """A SLURM cluster (mock or real) whose commands this process and its children use."""
-    for name in [n for n in os.environ if n.startswith(("SLURM_", "SLURMD_"))]:
-        if name != "SLURM_CONF":
-            monkeypatch.delenv(name)  # not inside an allocation unless a test says so
-    if request.param == "mock":
+def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
+    """A :class:`Cluster` of the parametrised kind; its jobs run in (and are cancelled from) ``tmp_path/jobs``."""
+    workdir = tmp_path / "jobs"
+    workdir.mkdir()
+    if request.param == "real":
+        made = Cluster("real", dict(request.getfixturevalue("real_slurm_env")), workdir)
         try:
-            from pytest_executorlib.mocks.slurm import MockSlurm  # type: ignore[attr-defined]
-        except ImportError as missing:
-            pytest.skip(f"the mock SLURM (pytest_executorlib.mocks.slurm.MockSlurm) is not in this build: {missing}")
-        with MockSlurm(tmp_path / "mock-slurm") as control:
-            env = dict(control.environ())
-            for name, value in env.items():
-                monkeypatch.setenv(name, value)
-            yield Slurm("mock", env, control)
+            yield made
+        finally:
+            made.cleanup()
         return
-    env, why = _real_slurm_env()
-    if env is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI must run the SLURM executor tests on a real SLURM, but none answers: {why}")
-        pytest.skip(f"no real SLURM answers here ({why}); CI starts one with ci/start-slurm.sh")
-    monkeypatch.setenv("SLURM_CONF", env["SLURM_CONF"])
-    yield Slurm("real", dict(os.environ))
+    from pytest_executorlib.mocks.slurm import MockSlurm
+
+    with MockSlurm(tmp_path / "mock", nodes=1, cpus_per_node=4, gpus_per_node=0) as mock:
+        made = Cluster("mock", dict(mock.environ()), workdir)
+        try:
+            yield made
+        finally:
+            made.cleanup()
+
+
+@pytest.fixture
+def slurm(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> Cluster:
+    """``cluster``'s environment applied to this process, outside any allocation: ``SlurmJobExecutor`` reads
+    ``os.environ`` and its sruns inherit it (the SLURM executor tests, tests/slurm/test_slurm_executor.py)."""
+    for name in [n for n in os.environ if n.startswith(_ALLOCATION_VARIABLES)]:
+        monkeypatch.delenv(name)  # the tests decide whether they run inside an allocation
+    for name, value in cluster.env.items():
+        if os.environ.get(name) != value and not name.startswith(_ALLOCATION_VARIABLES):
+            monkeypatch.setenv(name, value)
+    return cluster
+
+
+_ALLOCATION_VARIABLES = (
+    "SLURM_JOB", "SLURM_STEP", "SLURM_NTASKS", "SLURM_NPROCS", "SLURM_CPUS", "SLURM_NNODES", "SLURM_NODELIST",
+    "SLURM_PROCID", "SLURM_LOCALID", "SLURM_NODEID", "SLURMD_NODENAME",
+)  # fmt: skip

@@ -1,4 +1,5 @@
-"""``SlurmJobExecutor`` against a SLURM cluster: every test runs on the mock SLURM and on a real one (``slurm``).
+"""``SlurmJobExecutor`` against a SLURM cluster: every test runs on the mock SLURM and on a real one (``slurm``,
+the conformance tests' ``cluster`` with its environment applied to this process).
 
 What a user relies on: calls run in srun jobs (one per call, or one per block worker) with the resources they
 asked for; failures of srun or of SLURM reach the call's future as a clear error quoting srun, never a hang;
@@ -8,7 +9,6 @@ block workers are restarted; nothing (process, job) outlives the executor.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import slurmcalls as calls
-from conftest import Slurm
+from slurmclusters import Cluster as Slurm
 
 from executor import SlurmJobExecutor
 from executor.api import ExecutorlibSocketError
@@ -33,9 +33,10 @@ def shut_down(executor: SlurmJobExecutor, seconds: float = 60.0) -> None:
 
 
 @pytest.fixture
-def make(slurm: Slurm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """Build SlurmJobExecutors (in ``tmp_path``); each is shut down after the test, and no srun is left."""
-    monkeypatch.chdir(tmp_path)
+def make(slurm: Slurm, monkeypatch: pytest.MonkeyPatch):
+    """Build SlurmJobExecutors (in the cluster's per-test directory, whose jobs are cancelled after the test); each
+    is shut down after the test, and no srun is left."""
+    monkeypatch.chdir(slurm.workdir)
     built: list[SlurmJobExecutor] = []
 
     def build(**kwargs) -> SlurmJobExecutor:
@@ -198,19 +199,13 @@ def test_a_call_that_can_never_fit_the_executor_fails_at_submit(make) -> None:
 def test_a_queued_request_is_given_up_after_queue_timeout(make, slurm: Slurm) -> None:
     """A request that waits in the queue (here: not before an hour from now) fails after ``queue_timeout``,
     quoting srun, and its job does not stay in the queue."""
-    if not slurm.real and not _mock_takes("--begin"):
-        pytest.skip("this mock SLURM does not implement srun --begin")
     executor = make(queue_timeout=2)
     future = executor.submit(calls.double, 1, resource_dict={"slurm_cmd_args": ["--begin=now+3600", "--job-name=xlib-queued"]})
     error = error_of(future)
     assert "queue_timeout" in str(error) and "queued and waiting for resources" in str(error), str(error)
     shut_down(executor)
-    left = slurm.run("squeue", "--noheader", "--name=xlib-queued", "--format=%i %T").stdout.strip()
+    left = slurm.run("squeue", "--noheader", "--name=xlib-queued", "--format=%i %T").out.strip()
     assert not left, f"the queued job is still in the queue: {left}"
-
-
-def _mock_takes(option: str) -> bool:
-    return False
 
 
 def test_scancel_fails_the_call_quoting_slurm(make, slurm: Slurm, tmp_path: Path) -> None:
@@ -222,13 +217,13 @@ def test_scancel_fails_the_call_quoting_slurm(make, slurm: Slurm, tmp_path: Path
         time.sleep(0.05)
     assert marker.exists(), f"the call did not start: {future}"
     done = slurm.run("scancel", marker.read_text())
-    assert done.returncode == 0, done.stderr
+    assert done.rc == 0, str(done)
     error = error_of(future)
     assert isinstance(error, ExecutorlibSocketError)
     assert "CANCELLED" in str(error), str(error)
 
 
-@pytest.mark.skipif(os.environ.get("XLIB_SLOW_TESTS") != "1" and os.environ.get("CI") != "true", reason="takes ~80 s on a real SLURM (SLURM's 1-minute granularity); set XLIB_SLOW_TESTS=1 (CI runs it)")
+@pytest.mark.slurm_slow
 def test_slurm_time_limit_fails_the_call_quoting_slurm(make, tmp_path: Path) -> None:
     executor = make()
     future = executor.submit(calls.job_then_sleep, str(tmp_path / "job"), 600, resource_dict={"slurm_cmd_args": ["--time=1"]})
@@ -260,13 +255,13 @@ def test_inside_an_allocation_calls_are_steps_of_it(slurm: Slurm, tmp_path: Path
     import json
     import shutil
 
-    if shutil.which("salloc") is None:
-        pytest.skip("this SLURM has no salloc")
+    if shutil.which("salloc", path=slurm.env.get("PATH")) is None:
+        pytest.skip(f"this {slurm.kind} SLURM has no salloc")
     script = tmp_path / "in_allocation.py"
     script.write_text(ALLOCATION_SCRIPT.format(paths=[str(Path(__file__).parent), *sys.path]))
     done = slurm.run("salloc", "-n", "2", sys.executable, str(script), timeout=300)
-    assert done.returncode == 0, done.stderr
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert done.rc == 0, str(done)
+    result = json.loads(done.out.strip().splitlines()[-1])
     job = result["job"]
     assert {s["job"] for s in result["per_call"] + result["block"]} == {job}, "calls left the allocation"
     steps = [s["step"] for s in result["per_call"]]
