@@ -1,0 +1,273 @@
+"""Running one job step inside the mock ``srun``: start the tasks, serve PMI, report their end as SLURM does.
+
+One process group per step (the first task leads it), so a signal reaches every task.  One ``selectors``
+wait covers: a pidfd per task (its exit), each rank's PMI socket, and the srun's own datagram socket on which
+the controller says "look at your job" (scancel, time limit, node failure, preemption).  srun's exit status is
+the highest task exit code, 128+n for a signal, and its stderr lines are SLURM 22.05's
+(``srun: error: n1: task 0: Exited with exit code 3``, ``slurmstepd-n1: error: *** STEP 5.0 ON n1 CANCELLED AT
+... ***``, ``srun: Force Terminated StepId=5.0``).
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_executorlib.mocks.slurm import common, db
+from pytest_executorlib.mocks.slurm.jobstart import job_environment, tasks_per_node
+from pytest_executorlib.mocks.slurm.pmi import PMIServer
+
+KILL_WAIT = 2.0  # seconds between SIGTERM and SIGKILL when the step is stopped
+_DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)
+
+
+@dataclass
+class Step:
+    job: dict[str, Any]
+    step_id: int
+    argv: list[str]
+    placement: list[tuple[str, int, int, int]]  # (node, cpus, gpus, tasks) of this step
+    mpi: str
+    kill_on_bad_exit: bool
+    sock: socket.socket | None = None  # srun's wake-up socket (job mode)
+    codes: dict[int, tuple[int, int]] = field(default_factory=dict)  # rank -> (exit code, signal)
+
+
+def _which(program: str, path: str) -> str | None:
+    if "/" in program:
+        return program if os.path.exists(program) else None
+    for d in path.split(":"):
+        candidate = os.path.join(d or ".", program)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def _task_envs(step: Step) -> list[tuple[str, dict[str, str]]]:
+    """(node, environment) of every rank."""
+    job = step.job
+    base = dict(job["env"])
+    base.update(job_environment(job))
+    n = sum(p[3] for p in step.placement)
+    names = [p[0] for p in step.placement]
+    counts = [p[3] for p in step.placement]
+    step_nodes = common.nodelist(names)
+    base.update({
+        "SLURM_STEP_ID": str(step.step_id), "SLURM_STEPID": str(step.step_id), "SLURM_NTASKS": str(n),
+        "SLURM_NPROCS": str(n), "SLURM_STEP_NUM_TASKS": str(n), "SLURM_STEP_NUM_NODES": str(len(names)),
+        "SLURM_STEP_NODELIST": step_nodes, "SLURM_STEP_TASKS_PER_NODE": tasks_per_node(counts),
+        "SLURM_TASKS_PER_NODE": tasks_per_node(counts) if job["kind"] == "srun" else base["SLURM_TASKS_PER_NODE"],
+        "SLURM_SRUN_COMM_HOST": "127.0.0.1", "SLURM_LAUNCH_NODE_IPADDR": "127.0.0.1",
+        "SLURM_DISTRIBUTION": "cyclic" if len(names) > 1 else "block", "SLURM_PRIO_PROCESS": "0",
+        "SLURM_UMASK": "0022", "SLURM_MPI_TYPE": step.mpi, "SLURM_CPU_BIND": "quiet,mask_cpu:0x1",
+        "PMI_SIZE": str(n), "PMI_JOBID": f"{job['id']}.{step.step_id}",
+    })
+    if step.mpi == "none":
+        for key in ("PMI_SIZE", "PMI_JOBID"):
+            del base[key]
+    out = []
+    rank = 0
+    for node_id, (node, cpus, gpus, tasks) in enumerate(step.placement):
+        gtids = ",".join(str(r) for r in range(rank, rank + tasks))
+        for local in range(tasks):
+            env = dict(base)
+            env.update({"SLURM_PROCID": str(rank), "SLURM_LOCALID": str(local), "SLURM_NODEID": str(node_id),
+                        "SLURMD_NODENAME": node, "SLURM_GTIDS": gtids, "SLURM_CPUS_ON_NODE": str(cpus),
+                        "SLURM_TOPOLOGY_ADDR": node})
+            if step.mpi != "none":
+                env["PMI_RANK"] = str(rank)
+            if gpus:
+                per = gpus // max(tasks, 1)
+                env["CUDA_VISIBLE_DEVICES"] = ",".join(str(local * per + g) for g in range(per))
+            out.append((node, env))
+            rank += 1
+    return out
+
+
+def _mapping(placement: list[tuple[str, int, int, int]]) -> str:
+    counts = [p[3] for p in placement]
+    if len(set(counts)) == 1:
+        return f"(vector,(0,{len(counts)},{counts[0]}))"
+    return "(vector," + ",".join(f"({i},1,{c})" for i, c in enumerate(counts)) + ")"
+
+
+def _say(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def _ranges(ranks: list[int]) -> str:
+    ranks = sorted(ranks)
+    parts, start, prev = [], ranks[0], ranks[0]
+    for r in ranks[1:] + [None]:  # type: ignore[list-item]
+        if r is not None and r == prev + 1:
+            prev = r
+            continue
+        parts.append(str(start) if start == prev else f"{start}-{prev}")
+        if r is not None:
+            start = prev = r
+    return ",".join(parts)
+
+
+def report(step: Step, nodes: list[str], stopped: str) -> int:
+    """Print SLURM's per-task error lines and return srun's exit status."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    rc = 0
+    for rank, (code, sig) in sorted(step.codes.items()):
+        if sig:
+            what = signal.strsignal(sig) or f"Signal {sig}"
+            rc = max(rc, 128 + sig)
+        elif code:
+            what = f"Exited with exit code {code}"
+            rc = max(rc, code)
+        else:
+            continue
+        groups.setdefault((nodes[rank], what), []).append(rank)
+    for (node, what), ranks in groups.items():
+        label = "task" if len(ranks) == 1 else "tasks"
+        _say(f"srun: error: {node}: {label} {_ranges(ranks)}: {what}")
+    if stopped or any(sig == signal.SIGKILL for _, sig in step.codes.values()):
+        if stopped != "DUE TO TIME LIMIT":
+            _say(f"srun: Force Terminated StepId={step.job['id']}.{step.step_id}")
+    if stopped:
+        rc = max(rc, 143) if rc < 128 else rc
+    return rc
+
+
+def run(cluster: common.Cluster, step: Step, stdout: int | None, stderr: int | None) -> int:
+    """Start the step's tasks, wait for them, and return srun's exit status."""
+    envs = _task_envs(step)
+    nodes = [node for node, _ in envs]
+    sel = selectors.DefaultSelector()
+    pmi = PMIServer(len(envs), f"kvs_{step.job['id']}_{step.step_id}", _mapping(step.placement))
+    pgid = 0
+    running: dict[int, tuple[int, int]] = {}  # pidfd -> (rank, pid)
+    for rank, (node, env) in enumerate(envs):
+        ours, theirs = socket.socketpair()
+        if step.mpi != "none":
+            env["PMI_FD"] = str(theirs.fileno())
+            pmi.add(ours)
+            sel.register(ours, selectors.EVENT_READ, ("pmi", rank))
+        path = _which(step.argv[0], env.get("PATH", os.defpath))
+        if path is None:
+            _say(f"slurmstepd-{node}: error: execve(): {step.argv[0]}: No such file or directory")
+            step.codes[rank] = (2, 0)
+            theirs.close()
+            continue
+        os.set_inheritable(theirs.fileno(), True)
+        actions = []
+        if stdout is not None:
+            actions.append((os.POSIX_SPAWN_DUP2, stdout, 1))
+        if stderr is not None:
+            actions.append((os.POSIX_SPAWN_DUP2, stderr, 2))
+        try:
+            pid = os.posix_spawn(path, step.argv, env, setpgroup=pgid, setsigdef=_DEFAULT_SIGNALS,
+                                 file_actions=actions)
+        except OSError as exc:
+            _say(f"slurmstepd-{node}: error: execve(): {step.argv[0]}: {exc.strerror}")
+            step.codes[rank] = (2, 0)
+            theirs.close()
+            continue
+        theirs.close()
+        if not pgid:
+            pgid = pid
+        fd = os.pidfd_open(pid)
+        running[fd] = (rank, pid)
+        sel.register(fd, selectors.EVENT_READ, ("task", rank))
+    if pgid:
+        with db.write(cluster.conn):
+            cluster.conn.execute("INSERT OR REPLACE INTO steps VALUES(?,?,?,?,?, 'RUNNING')",
+                                 (step.job["id"], step.step_id, os.getpid(), pgid, len(envs)))
+    if step.sock is not None:
+        sel.register(step.sock, selectors.EVENT_READ, ("ctl", 0))
+    stopped = ""
+    kill_at: float | None = None
+    interrupted: list[int] = []
+
+    def on_signal(signum: int, frame: Any) -> None:
+        interrupted.append(signum)
+        if pgid:
+            try:
+                os.killpg(pgid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while running:
+            timeout = None if kill_at is None else max(0.0, kill_at - time.time())
+            events = sel.select(timeout)
+            if kill_at is not None and time.time() >= kill_at and pgid:
+                try:
+                    os.killpg(pgid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                kill_at = None
+            for key, _ in events:
+                kind, rank = key.data
+                if kind == "task":
+                    sel.unregister(key.fd)
+                    _, pid = running.pop(key.fd)
+                    os.close(key.fd)
+                    _, status = os.waitpid(pid, 0)
+                    step.codes[rank] = ((os.WEXITSTATUS(status), 0) if os.WIFEXITED(status)
+                                        else (0, os.WTERMSIG(status)))
+                    if step.kill_on_bad_exit and step.codes[rank] != (0, 0) and running and kill_at is None:
+                        os.killpg(pgid, signal.SIGTERM)
+                        kill_at = time.time() + KILL_WAIT
+                elif kind == "pmi":
+                    if not pmi.handle(key.fd):
+                        sel.unregister(key.fd)
+                        pmi.close(key.fd)
+                else:
+                    try:
+                        while step.sock is not None and step.sock.recv(64):
+                            pass
+                    except BlockingIOError:
+                        pass
+                    why = _ended(cluster, step)
+                    if why is not None and not stopped:
+                        stopped = why
+                        _announce(step, why)
+                        if pgid:
+                            try:
+                                os.killpg(pgid, signal.SIGTERM)
+                            except ProcessLookupError:
+                                pass
+                        kill_at = time.time() + KILL_WAIT
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        for fd in list(pmi.socks):
+            pmi.close(fd)
+    rc = report(step, nodes, stopped)
+    if interrupted and not stopped:
+        rc = max(rc, 128 + interrupted[0]) if rc < 128 else rc
+    with db.write(cluster.conn):
+        cluster.conn.execute("UPDATE steps SET state=? WHERE job_id=? AND step_id=?",
+                             ("COMPLETED" if rc == 0 else "FAILED", step.job["id"], step.step_id))
+    return rc
+
+
+def _ended(cluster: common.Cluster, step: Step) -> str | None:
+    """Why the controller ended the job ("", "DUE TO TIME LIMIT", ...), or None while it still runs."""
+    state = cluster.conn.execute("SELECT state FROM jobs WHERE id=?", (step.job["id"],)).fetchone()[0]
+    return {"CANCELLED": "", "TIMEOUT": "DUE TO TIME LIMIT", "NODE_FAIL": "DUE TO NODE FAILURE",
+            "PREEMPTED": "DUE TO PREEMPTION", "PENDING": "DUE TO PREEMPTION"}.get(state)
+
+
+def _announce(step: Step, why: str) -> None:
+    node = step.placement[0][0]
+    if why == "DUE TO TIME LIMIT":
+        _say("srun: Job step aborted: Waiting up to 32 seconds for job step to finish.")
+    if why == "DUE TO NODE FAILURE":
+        _say(f"srun: error: Node failure on {node}")
+    suffix = f" {why}" if why else ""
+    _say(f"slurmstepd-{node}: error: *** STEP {step.job['id']}.{step.step_id} ON {node} CANCELLED AT "
+         f"{common.iso(time.time())}{suffix} ***")
