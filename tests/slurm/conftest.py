@@ -64,7 +64,7 @@ def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]
     from pytest_executorlib.mocks.slurm import MockSlurm
 
     with MockSlurm(tmp_path / "mock", nodes=1, cpus_per_node=4, gpus_per_node=0) as mock:
-        made = Cluster("mock", dict(mock.environ()), workdir)
+        made = Cluster("mock", dict(mock.environ()), workdir, mock=mock)
         try:
             yield made
         finally:
