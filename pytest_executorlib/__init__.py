@@ -9,7 +9,9 @@ import this package on every ``srun``/``squeue`` call and must not pay for impor
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a command ~10 ms
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["API_VERSION", "ExecutorFactory"]
 

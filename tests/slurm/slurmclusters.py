@@ -16,14 +16,16 @@ fixture cancels every job whose working directory lies in the test's directory w
 from __future__ import annotations
 
 import os
+import queue
 import re
 import shlex
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from pytest_executorlib.slurm_probe import probe_sinfo
 
@@ -33,6 +35,9 @@ TRANSIENT = (
     re.compile(r"srun: job <[A-Z0-9]+> has been allocated resources"),
     re.compile(r"srun: job \d+ queued and waiting for resources"),
     re.compile(r"srun: job \d+ has been allocated resources"),
+    # a step started right after another one, before slurmd released the first one's CPUs
+    re.compile(r"srun: Job \d+ step creation temporarily disabled, retrying \(Requested nodes are busy\)"),
+    re.compile(r"srun: Step created for job \d+"),
 )
 ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
 #: Where ci/start-slurm.sh writes its slurm.conf (XLIB_SLURM_DIR overrides the folder).
@@ -151,14 +156,14 @@ class Cluster:
     def norm(self, text: str, jobs: Mapping[str, int] | None = None) -> str:
         """Replace what legitimately differs between clusters: named job ids -> <NAME>, the node -> <node>,
         ISO times -> <time>, the default partition -> <partition>, the user -> <user>."""
-        for label, job in (jobs or {}).items():
-            text = re.sub(rf"(?<![\d.]){job}(?!\d)", f"<{label}>", text)
         text = ISO_TIME.sub("<time>", text)
         if self.node:
-            text = re.sub(rf"(?<![\w-]){re.escape(self.node)}(?![\w])", "<node>", text)
+            text = re.sub(rf"(?<![\w-]){re.escape(self.node)}(?!\w)", "<node>", text)
             text = text.replace(f"slurmstepd-{self.node}:", "slurmstepd-<node>:")
         if self.partition:
             text = re.sub(rf"(?<!\w){re.escape(self.partition)}(?!\w)", "<partition>", text)
+        for label, job in (jobs or {}).items():  # after the node: a mock's node "n1" holds job id 1
+            text = re.sub(rf"(?<![\w.]){job}(?!\d)", f"<{label}>", text)
         return text
 
     def lines(self, text: str, jobs: Mapping[str, int] | None = None) -> list[str]:
@@ -188,6 +193,35 @@ class Cluster:
         ]
         if ours:
             self.run("scancel", *ours, timeout=30)
+
+
+class LineReader:
+    """Lines of a background command's stream, read by a thread, so that waiting for one is bounded."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
+
+    def _pump(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._lines.put(line.rstrip("\n"))
+        self._lines.put(None)
+
+    def next(self, timeout: float = 30) -> str:
+        """The next line; AssertionError if none comes within ``timeout`` s or the stream ends."""
+        try:
+            line = self._lines.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"no line within {timeout} s") from None
+        assert line is not None, "the stream ended"
+        return line
+
+    def rest(self, timeout: float = 30) -> list[str]:
+        """Every remaining line until the stream ends (bounded)."""
+        lines, deadline = [], time.monotonic() + timeout
+        while (line := self._lines.get(timeout=max(0.01, deadline - time.monotonic()))) is not None:
+            lines.append(line)
+        return lines
 
 
 def parse_show_job(text: str) -> dict[str, str]:

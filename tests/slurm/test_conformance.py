@@ -5,19 +5,20 @@ first; see docs/slurm.md "Measured fidelity" for which scenarios the mock passes
 :meth:`Cluster.norm` replaced job ids, the node name, the partition and ISO times by placeholders; nothing else
 is relaxed, except lines real SLURM itself prints only sometimes (listed as optional in each scenario).
 
-One file on purpose (~400 lines): it is the fidelity table, one test per row, helpers in slurmclusters.py.
+One file on purpose (~500 lines): it is the fidelity table, one test per row, helpers in slurmclusters.py.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from slurmclusters import Cluster, check_lines
+from slurmclusters import Cluster, LineReader, check_lines
 
 PY = sys.executable
 SH = "#!/bin/sh\n"
@@ -87,14 +88,9 @@ def test_srun_rejects_bad_options_at_once(cluster: Cluster, option: str, rc: int
 
 def test_srun_larger_than_the_node_waits_for_resources_forever(cluster: Cluster) -> None:
     proc = cluster.start("srun", "-n5", "true")
-    seen: list[str] = []
-    deadline = time.monotonic() + 20
     assert proc.stderr is not None
-    while len(seen) < 2 and time.monotonic() < deadline:  # readline is bounded by srun's own output, see below
-        line = proc.stderr.readline()
-        if not line:
-            break
-        seen.append(re.sub(r"job \d+", "job <J>", line.rstrip("\n")))
+    err = LineReader(proc.stderr)
+    seen = [re.sub(r"job \d+", "job <J>", err.next(timeout=20)) for _ in range(2)]
     assert seen == ["srun: Requested partition configuration not available now", "srun: job <J> queued and waiting for resources"]
     time.sleep(1.0)  # still waiting a second later: the request is never granted, nor rejected
     assert proc.poll() is None
@@ -103,13 +99,18 @@ def test_srun_larger_than_the_node_waits_for_resources_forever(cluster: Cluster)
 
 # --- srun: task environment ----------------------------------------------------------------------------------
 
-ENV_DUMP = "import json, os; print(json.dumps({k: v for k, v in os.environ.items() if k.startswith(('SLURM', 'PMI'))}))"
+# One file per rank: two ranks' long lines on srun's stdout may interleave.
+ENV_DUMP = (
+    "import json, os; env = {k: v for k, v in os.environ.items() if k.startswith(('SLURM', 'PMI'))}; "
+    "open('env.%s.json' % os.environ['SLURM_PROCID'], 'w').write(json.dumps(env))"
+)
 
 
 def rank_envs(cluster: Cluster, *options: str) -> list[dict[str, str]]:
-    done = cluster.run("srun", *options, PY, "-c", ENV_DUMP, env={"XLIB_EXPORTED": "yes"})
-    assert done.rc == 0 and not cluster.lines(done.err), str(done)
-    return sorted((json.loads(line) for line in done.out.splitlines()), key=lambda e: int(e["SLURM_PROCID"]))
+    done = cluster.run("srun", *options, PY, "-c", ENV_DUMP)
+    assert done.rc == 0 and done.out == "" and not cluster.lines(done.err), str(done)
+    files = sorted(cluster.workdir.glob("env.*.json"))
+    return sorted((json.loads(f.read_text()) for f in files), key=lambda e: int(e["SLURM_PROCID"]))
 
 
 def test_srun_task_environment(cluster: Cluster) -> None:
@@ -248,6 +249,34 @@ def test_sbatch_directives_and_batch_environment(cluster: Cluster) -> None:
     assert {k: fields.get(k) for k in expected} == expected
 
 
+STEPS = SH + """#SBATCH --ntasks=1
+#SBATCH --output=steps.out
+srun -n 2 true
+echo "oversized rc=$?"
+srun -N 2 -n 1 true
+echo "two nodes rc=$?"
+srun -D /nonexistent-xlib-dir pwd
+echo "missing dir rc=$?"
+"""
+
+
+def test_steps_inside_a_batch_allocation(cluster: Cluster) -> None:
+    job = cluster.sbatch(STEPS)
+    cluster.wait_state(job, "COMPLETED")
+    check_lines(
+        cluster.lines(re.sub(rf"for job {job}:", "for job <J>:", (cluster.workdir / "steps.out").read_text())),
+        [
+            "srun: error: Unable to create step for job <J>: More processors requested than permitted",
+            "oversized rc=1",
+            "srun: Warning: can't run 1 processes on 2 nodes, setting nnodes to 1",
+            "two nodes rc=0",
+            "slurmstepd-<node>: error: couldn't chdir to `/nonexistent-xlib-dir': No such file or directory: going to /tmp instead",
+            "/tmp",
+            "missing dir rc=0",
+        ],
+    )
+
+
 def test_sbatch_output_file_is_created_even_if_empty(cluster: Cluster) -> None:
     job = cluster.sbatch(SH + "true\n", "--output=silent.out")
     cluster.wait_state(job, "COMPLETED")
@@ -323,8 +352,10 @@ def test_finished_jobs_leave_squeue_but_stay_in_squeue_t_all(cluster: Cluster) -
     assert {str(done_job), str(failed_job)}.isdisjoint(active.out.split()), str(active)
     every = cluster.run("squeue", "-t", "all")
     assert every.out.splitlines()[0] == SQUEUE_HEADER
-    assert squeue_line(cluster, every.out, done_job).split()[1:] == [cluster.partition, "quick", cluster.user, "CD", "0:00", "1", cluster.node]
-    assert squeue_line(cluster, every.out, failed_job).split()[1:] == [cluster.partition, "failing", cluster.user, "F", "0:00", "1", "(NonZeroExitCode)"]
+    quick, failing = (squeue_line(cluster, every.out, j).split()[1:] for j in (done_job, failed_job))
+    assert re.fullmatch(r"\d+:\d\d", quick[4]) and re.fullmatch(r"\d+:\d\d", failing[4])  # elapsed: 0:00 or 0:01
+    assert quick[:4] + quick[5:] == [cluster.partition, "quick", cluster.user, "CD", "1", cluster.node], str(every)
+    assert failing[:4] + failing[5:] == [cluster.partition, "failing", cluster.user, "F", "1", "(NonZeroExitCode)"], str(every)
     young = cluster.run("squeue", "-j", str(done_job))
     assert (young.rc, young.out, young.err) == (0, SQUEUE_HEADER + "\n", ""), str(young)
 
@@ -376,13 +407,13 @@ def test_dependency_comma_rule_afterok_a_comma_b_means_afterany_b(cluster: Clust
 
 def test_scancel_a_running_srun(cluster: Cluster) -> None:
     proc = cluster.start("srun", "-n1", "sh", "-c", "echo $SLURM_JOB_ID; exec sleep 60")
-    assert proc.stdout is not None and proc.stderr is not None
-    job = int(proc.stdout.readline())  # bounded: the fixture stops srun when the test ends
+    assert proc.stdout is not None
+    job = int(LineReader(proc.stdout).next(timeout=30))
     cluster.wait_state(job, "RUNNING")
     cancel = cluster.run("scancel", str(job))
     assert (cancel.rc, cancel.out, cancel.err) == (0, "", ""), str(cancel)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143, err
+    assert proc.wait(timeout=60) == 143  # stdout is read by the LineReader; stderr holds a few lines only
+    err = proc.stderr.read() if proc.stderr else ""
     check_lines(
         cluster.lines(err, {"J": job}),
         ["slurmstepd-<node>: error: *** STEP <J>.0 ON <node> CANCELLED AT <time> ***", "srun: error: <node>: task 0: Terminated"],
@@ -423,9 +454,9 @@ def test_time_limit_ends_srun_and_batch_job_as_timeout(cluster: Cluster) -> None
     job = cluster.sbatch(SH + "#SBATCH --time=1\n#SBATCH --output=limit.out\necho started\nsleep 300\n")
     proc = cluster.start("srun", "--time=1", "sh", "-c", "echo $SLURM_JOB_ID; exec sleep 300")
     assert proc.stdout is not None
-    step_job = int(proc.stdout.readline())
-    out, err = proc.communicate(timeout=200)
-    assert proc.returncode == 143, err
+    step_job = int(LineReader(proc.stdout).next(timeout=30))
+    assert proc.wait(timeout=200) == 143
+    err = proc.stderr.read() if proc.stderr else ""
     check_lines(
         cluster.lines(err, {"J": step_job}),
         [
@@ -441,3 +472,43 @@ def test_time_limit_ends_srun_and_batch_job_as_timeout(cluster: Cluster) -> None
         "started",
         "slurmstepd-<node>: error: *** JOB <J> ON <node> CANCELLED AT <time> DUE TO TIME LIMIT ***",
     ]
+
+
+# --- pysqa's SLURM adapter (what SlurmClusterExecutor uses) on top of the commands -----------------------------
+
+
+def test_pysqa_submit_status_cancel(cluster: Cluster) -> None:
+    pysqa = pytest.importorskip("pysqa", reason="pysqa is in the 'cluster' extra")
+
+    def execute(
+        commands: str | list[str],
+        working_directory: str | None = None,
+        split_output: bool = True,
+        shell: bool = False,
+        error_filename: str = "pysqa.err",
+    ) -> str | list[str]:
+        """pysqa's ``execute_command`` contract (stderr into stdout, CalledProcessError), in the cluster's env."""
+        out = subprocess.check_output(
+            commands, cwd=working_directory, env=cluster.env, stderr=subprocess.STDOUT, text=True, shell=isinstance(commands, str)
+        )
+        return out.split("\n") if split_output else out
+
+    adapter = pysqa.QueueAdapter(queue_type="slurm", execute_command=execute)
+    wd = cluster.workdir / "pysqa"
+    with pytest.raises(subprocess.CalledProcessError) as rejected:  # pysqa's template always has --partition
+        adapter.submit_job(working_directory=str(wd), job_name="nopart", cores=1, run_time_max=120, command="true")
+    assert cluster.lines(rejected.value.output) == [
+        "sbatch: error: invalid partition specified: (null)",
+        "sbatch: error: Batch job submission failed: Invalid partition name specified",
+    ]
+    job = adapter.submit_job(
+        working_directory=str(wd), job_name="pysqa-job", cores=2, run_time_max=120, command="sleep 60", partition=cluster.partition
+    )
+    assert isinstance(job, int)
+    cluster.wait_state(job, "RUNNING")
+    assert adapter.get_status_of_job(process_id=job) == "running"
+    fields = cluster.show_job(job)
+    assert (fields["JobName"], fields["NumTasks"], fields["TimeLimit"], fields["WorkDir"]) == ("pysqa-job", "2", "00:02:00", str(wd))
+    adapter.delete_job(process_id=job)
+    cluster.wait_state(job, "CANCELLED")
+    cluster.wait_job(job, lambda f: adapter.get_status_of_job(process_id=job) is None, what="gone from pysqa's squeue")

@@ -37,7 +37,9 @@ Importing this package is cheap (names are loaded lazily): the commands import s
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a command ~10 ms
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["Call", "Job", "MockSlurm", "backend_session", "FAULTS"]
 

@@ -12,7 +12,9 @@ import os
 import socket
 import sys
 import time
-from typing import Any, NoReturn
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a command ~10 ms
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
 
 from pytest_executorlib.mocks.slurm import db
 from pytest_executorlib.mocks.slurm.shape import Shape
@@ -21,14 +23,20 @@ from pytest_executorlib.mocks.slurm.shape import Shape
 CLUSTER_NAME = "mock"
 
 
+def _cluster_tag(root: str) -> bytes:
+    """The cluster directory's device and inode: unique among existing directories, short at any path length."""
+    st = os.stat(root)
+    return f"{st.st_dev:x}-{st.st_ino:x}".encode()
+
+
 def ctld_address(root: str) -> bytes:
-    """Abstract socket name of the cluster's controller (no file, no path-length limit)."""
-    return b"\0xlib-slurmctld-" + os.path.realpath(root).encode()
+    """Abstract socket name of the cluster's controller (no file to clean up)."""
+    return b"\0xlib-slurmctld-" + _cluster_tag(root)
 
 
 def waiter_address(root: str, pid: int) -> bytes:
     """Abstract socket name on which a waiting ``srun`` (process ``pid``) is woken."""
-    return b"\0xlib-srun-" + os.path.realpath(root).encode() + b"-" + str(pid).encode()
+    return b"\0xlib-srun-" + _cluster_tag(root) + b"-" + str(pid).encode()
 
 
 def notify(address: bytes) -> bool:

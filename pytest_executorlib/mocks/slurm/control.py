@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from pytest_executorlib.mocks.slurm import common, db, jobtable
@@ -104,8 +105,9 @@ class ControlAPI:
             conn.close()
         return [Call(c, db.unpack(a) if a else [], cwd, job, t) for c, a, cwd, job, t in rows]
 
-    def wait(self, job_id: int, timeout: float = 60.0) -> Job:
-        """Block until job ``job_id`` has ended; TimeoutError quoting its state and reason otherwise.
+    def wait(self, job_id: int, timeout: float = 60.0, until: Callable[[Job], bool] | None = None) -> Job:
+        """Block until job ``job_id`` has ended (or ``until(job)`` is true); TimeoutError quoting its state and
+        reason otherwise.
 
         The job table lives in a file shared with other processes, so this polls it -- at a bounded rate
         with backoff (5 ms doubling to 100 ms).
@@ -114,7 +116,7 @@ class ControlAPI:
         delay = 0.005
         while True:
             job = self.job(job_id)
-            if job.state in TERMINAL:
+            if (until(job) if until is not None else job.state in TERMINAL):
                 return job
             if time.monotonic() >= deadline:
                 raise TimeoutError(f"MockSlurm: job {job_id} still {job.state} (Reason={job.reason}) after {timeout} s")

@@ -117,11 +117,11 @@ class Controller:
         if w.kind == "batch":
             rc = w.popen.wait()
             code, sig = (rc, 0) if rc >= 0 else (0, -rc)
-            state = "COMPLETED" if rc == 0 else "FAILED"
+            state, reason = ("COMPLETED", "None") if rc == 0 else ("FAILED", "NonZeroExitCode")
             with db.write(self.conn):  # pid: a requeued job may already run again under another process
                 self.conn.execute(
-                    "UPDATE jobs SET state=?, exit_code=?, signal=?, end_time=?, reason='None' "
-                    "WHERE id=? AND state='RUNNING' AND pid=?", (state, code, sig, time.time(), w.job_id, w.pid))
+                    "UPDATE jobs SET state=?, exit_code=?, signal=?, end_time=?, reason=? "
+                    "WHERE id=? AND state='RUNNING' AND pid=?", (state, code, sig, time.time(), reason, w.job_id, w.pid))
         else:
             self._finish_vanished(w.job_id, "srun")
 
@@ -181,10 +181,11 @@ class Controller:
     def schedule(self) -> None:
         to_start: list[tuple[Any, ...]] = []
         to_stop: list[int] = []
+        self.told: list[int] = []  # pids of waiting sruns whose job got a (new) pending reason
         with db.write(self.conn):
             rows = self.conn.execute(
                 "SELECT id, state, kind, partition, ntasks, cpus_per_task, nodes, gpus, exclusive, hold, dependency, "
-                "alloc, fault FROM jobs WHERE state IN ('PENDING','RUNNING') OR id IN (%s) ORDER BY id"
+                "alloc, fault, pid FROM jobs WHERE state IN ('PENDING','RUNNING') OR id IN (%s) ORDER BY id"
                 % (",".join(str(j) for j in self.by_job) or "0")).fetchall()
             free_cpus = [self.shape.cpus] * self.shape.nodes
             free_gpus = [self.shape.gpus] * self.shape.nodes
@@ -206,17 +207,17 @@ class Controller:
                     continue
                 job_id, part = r[0], self.shape.partition(r[3])
                 if r[9]:
-                    self._reason(job_id, "JobHeldUser")
+                    self._reason(r, "JobHeldUser")
                     continue
                 deps = parse_dependency(r[10]) if r[10] else []
                 status = dependency_status(deps or [], states)
                 if status != "ok":
-                    self._reason(job_id, "Dependency" if status == "wait" else "DependencyNeverSatisfied")
+                    self._reason(r, "Dependency" if status == "wait" else "DependencyNeverSatisfied")
                     continue
                 req = Request(r[4], r[5], r[6], r[7], part.nodes if part else (), bool(r[8]))
                 alloc = place(self.shape, req, free_cpus, free_gpus)
                 if alloc is None:
-                    self._reason(job_id, "Resources" if ever_fits(self.shape, req) else "PartitionConfig")
+                    self._reason(r, "Resources" if ever_fits(self.shape, req) else "PartitionConfig")
                     continue
                 for name, cpus, gpus, _ in common.decode_alloc(alloc):
                     free_cpus[int(name[1:]) - 1] -= cpus
@@ -225,13 +226,18 @@ class Controller:
                 self.conn.execute("UPDATE jobs SET state='RUNNING', reason='None', start_time=?, alloc=?, nodelist=? "
                                   "WHERE id=?", (now, alloc, common.nodelist(names), job_id))
                 to_start.append((job_id, r[2], now))
+        for pid in self.told:
+            common.notify(common.waiter_address(self.root, pid))
         for job_id in to_stop:
             self._stop(job_id)
         for job_id, kind, started in to_start:
             self._start(job_id, kind, started)
 
-    def _reason(self, job_id: int, reason: str) -> None:
-        self.conn.execute("UPDATE jobs SET reason=? WHERE id=? AND reason IS NOT ?", (reason, job_id, reason))
+    def _reason(self, row: Any, reason: str) -> None:
+        """Set a pending job's reason; a waiting srun is told, so it can say it is queued."""
+        cur = self.conn.execute("UPDATE jobs SET reason=? WHERE id=? AND reason IS NOT ?", (reason, row[0], reason))
+        if cur.rowcount and row[2] == "srun":
+            self.told.append(row[13])
 
     def _start(self, job_id: int, kind: str, started: float) -> None:
         row = self.conn.execute("SELECT time_limit, fault, pid, waiter FROM jobs WHERE id=?", (job_id,)).fetchone()
@@ -288,9 +294,10 @@ class Controller:
         self.watch(job_id, popen.pid, "batch", popen)
 
     def _end(self, job_id: int, state: str, code: int, sig: int) -> None:
+        reason = {"FAILED": "NonZeroExitCode", "NODE_FAIL": "NodeDown"}.get(state, "None")
         with db.write(self.conn):
-            self.conn.execute("UPDATE jobs SET state=?, exit_code=?, signal=?, end_time=? WHERE id=?",
-                              (state, code, sig, time.time(), job_id))
+            self.conn.execute("UPDATE jobs SET state=?, exit_code=?, signal=?, end_time=?, reason=? WHERE id=?",
+                              (state, code, sig, time.time(), reason, job_id))
 
     # --- stopping the cluster ------------------------------------------------------------------------------
     def shutdown(self) -> None:

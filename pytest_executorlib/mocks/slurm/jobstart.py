@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import socket
 import time
-from typing import Any
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a command ~10 ms
+if TYPE_CHECKING:
+    from typing import Any
 
 from pytest_executorlib.mocks.slurm import common, db
 

@@ -8,7 +8,9 @@ A finished job stays visible to ``squeue -t all``, ``scontrol show job`` (and ``
 from __future__ import annotations
 
 import time
-from typing import Any
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a command ~10 ms
+if TYPE_CHECKING:
+    from typing import Any
 
 from pytest_executorlib.mocks.slurm import db
 

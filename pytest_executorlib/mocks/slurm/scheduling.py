@@ -9,8 +9,6 @@ nodes: one node per task, as real SLURM warns and does); ``--exclusive`` takes w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pytest_executorlib.mocks.slurm.shape import Shape
 
 #: Terminal states whose afterok dependency is satisfied / never satisfiable.
@@ -19,16 +17,19 @@ _DONE = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "PREEMPTED"
          "DEADLINE")
 
 
-@dataclass
 class Request:
-    """What a job asks for."""
+    """What a job asks for (``nodes`` 0: as few as fit)."""
 
-    ntasks: int
-    cpus_per_task: int
-    nodes: int  # 0: as few as fit
-    gpus_per_task: int
-    partition_nodes: tuple[int, ...]
-    exclusive: bool = False
+    __slots__ = ("ntasks", "cpus_per_task", "nodes", "gpus_per_task", "partition_nodes", "exclusive")
+
+    def __init__(self, ntasks: int, cpus_per_task: int, nodes: int, gpus_per_task: int,
+                 partition_nodes: tuple[int, ...], exclusive: bool = False) -> None:
+        self.ntasks = ntasks
+        self.cpus_per_task = cpus_per_task
+        self.nodes = nodes
+        self.gpus_per_task = gpus_per_task
+        self.partition_nodes = partition_nodes
+        self.exclusive = exclusive
 
 
 def place(shape: Shape, req: Request, free_cpus: list[int], free_gpus: list[int]) -> str | None:

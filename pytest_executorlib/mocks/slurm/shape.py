@@ -7,42 +7,51 @@ without importing :mod:`json`: ``nodes;cpus;gpus;name=node-range:default:maxtime
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
 
-@dataclass(frozen=True)
 class Partition:
-    """One partition: a name, the node indices (0-based) it holds, and its time limit in minutes."""
+    """One partition: a name, the node indices (0-based) it holds, and its time limit in minutes.
 
-    name: str
-    nodes: tuple[int, ...]
-    default: bool = False
-    max_time: int | None = None  # minutes; None = UNLIMITED
+    (Plain classes, not dataclasses: importing :mod:`dataclasses` costs a mock command ~7 ms.)
+    """
+
+    __slots__ = ("name", "nodes", "default", "max_time")
+
+    def __init__(self, name: str, nodes: tuple[int, ...], default: bool = False, max_time: int | None = None) -> None:
+        self.name = name
+        self.nodes = nodes
+        self.default = default
+        self.max_time = max_time  # minutes; None = UNLIMITED
+
+    def __repr__(self) -> str:
+        return f"Partition({self.name!r}, nodes={self.nodes}, default={self.default}, max_time={self.max_time})"
 
 
-@dataclass(frozen=True)
 class Shape:
     """``nodes`` nodes of ``cpus`` CPUs and ``gpus`` GPUs each, and the partitions over them."""
 
-    nodes: int = 1
-    cpus: int = 4
-    gpus: int = 0
-    partitions: tuple[Partition, ...] = field(default=())
+    def __init__(self, nodes: int = 1, cpus: int = 4, gpus: int = 0, partitions: tuple[Partition, ...] = ()) -> None:
+        self.nodes = nodes
+        self.cpus = cpus
+        self.gpus = gpus
+        self.partitions = partitions
+        self._check()
 
-    def __post_init__(self) -> None:
+    def __repr__(self) -> str:
+        return f"Shape(nodes={self.nodes}, cpus={self.cpus}, gpus={self.gpus}, partitions={self.partitions})"
+
+    def _check(self) -> None:
         for what, value in (("nodes", self.nodes), ("cpus_per_node", self.cpus)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"MockSlurm: {what} must be a positive int, got {value!r}")
         if not isinstance(self.gpus, int) or self.gpus < 0:
             raise ValueError(f"MockSlurm: gpus_per_node must be an int >= 0, got {self.gpus!r}")
         if not self.partitions:
-            object.__setattr__(self, "partitions", (Partition("debug", tuple(range(self.nodes)), True),))
+            self.partitions = (Partition("debug", tuple(range(self.nodes)), True),)
         if not any(p.default for p in self.partitions):
             first = self.partitions[0]
             rest = self.partitions[1:]
-            object.__setattr__(
-                self, "partitions", (Partition(first.name, first.nodes, True, first.max_time), *rest)
-            )
+            self.partitions = (Partition(first.name, first.nodes, True, first.max_time), *rest)
         for p in self.partitions:
             bad = [i for i in p.nodes if not 0 <= i < self.nodes]
             if bad or not p.nodes:

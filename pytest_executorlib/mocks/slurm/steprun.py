@@ -16,27 +16,32 @@ import signal
 import socket
 import sys
 import time
-from dataclasses import dataclass, field
-from typing import Any
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a command ~10 ms
+if TYPE_CHECKING:
+    from typing import Any
 
 from pytest_executorlib.mocks.slurm import common, db
 from pytest_executorlib.mocks.slurm.jobstart import job_environment, tasks_per_node
 from pytest_executorlib.mocks.slurm.pmi import PMIServer
 
 KILL_WAIT = 2.0  # seconds between SIGTERM and SIGKILL when the step is stopped
+DRAIN_WAIT = 1.0  # seconds srun still forwards output after the last task ended (a leftover holding the pipe)
 _DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)
 
 
-@dataclass
 class Step:
-    job: dict[str, Any]
-    step_id: int
-    argv: list[str]
-    placement: list[tuple[str, int, int, int]]  # (node, cpus, gpus, tasks) of this step
-    mpi: str
-    kill_on_bad_exit: bool
-    sock: socket.socket | None = None  # srun's wake-up socket (job mode)
-    codes: dict[int, tuple[int, int]] = field(default_factory=dict)  # rank -> (exit code, signal)
+    """One step to run: its job, id, command, placement ``[(node, cpus, gpus, tasks)]`` and MPI type."""
+
+    def __init__(self, job: dict[str, Any], step_id: int, argv: list[str], placement: list[tuple[str, int, int, int]],
+                 mpi: str, kill_on_bad_exit: bool, sock: Any = None) -> None:
+        self.job = job
+        self.step_id = step_id
+        self.argv = argv
+        self.placement = placement
+        self.mpi = mpi
+        self.kill_on_bad_exit = kill_on_bad_exit
+        self.sock = sock  # srun's wake-up socket (job mode), None for a step inside an allocation
+        self.codes: dict[int, tuple[int, int]] = {}  # rank -> (exit code, signal)
 
 
 def _which(program: str, path: str) -> str | None:
@@ -115,7 +120,7 @@ def _ranges(ranks: list[int]) -> str:
     return ",".join(parts)
 
 
-def report(step: Step, nodes: list[str], stopped: str) -> int:
+def report(step: Step, nodes: list[str], stopped: str | None) -> int:
     """Print SLURM's per-task error lines and return srun's exit status."""
     groups: dict[tuple[str, str], list[int]] = {}
     rc = 0
@@ -132,10 +137,10 @@ def report(step: Step, nodes: list[str], stopped: str) -> int:
     for (node, what), ranks in groups.items():
         label = "task" if len(ranks) == 1 else "tasks"
         _say(f"srun: error: {node}: {label} {_ranges(ranks)}: {what}")
-    if stopped or any(sig == signal.SIGKILL for _, sig in step.codes.values()):
+    if stopped is not None or any(sig for _, sig in step.codes.values()):
         if stopped != "DUE TO TIME LIMIT":
             _say(f"srun: Force Terminated StepId={step.job['id']}.{step.step_id}")
-    if stopped:
+    if stopped is not None:
         rc = max(rc, 143) if rc < 128 else rc
     return rc
 
@@ -148,6 +153,7 @@ def run(cluster: common.Cluster, step: Step, stdout: int | None, stderr: int | N
     pmi = PMIServer(len(envs), f"kvs_{step.job['id']}_{step.step_id}", _mapping(step.placement))
     pgid = 0
     running: dict[int, tuple[int, int]] = {}  # pidfd -> (rank, pid)
+    forward: dict[int, tuple[int, bytes]] = {}  # read end of a task's stdout/stderr pipe -> (1 or 2, partial line)
     for rank, (node, env) in enumerate(envs):
         ours, theirs = socket.socketpair()
         if step.mpi != "none":
@@ -162,10 +168,16 @@ def run(cluster: common.Cluster, step: Step, stdout: int | None, stderr: int | N
             continue
         os.set_inheritable(theirs.fileno(), True)
         actions = []
-        if stdout is not None:
-            actions.append((os.POSIX_SPAWN_DUP2, stdout, 1))
-        if stderr is not None:
-            actions.append((os.POSIX_SPAWN_DUP2, stderr, 2))
+        ends = []
+        for target, given in ((1, stdout), (2, stderr)):
+            if given is None:  # forwarded line by line, as slurmstepd does: ranks' lines never interleave
+                read_end, write_end = os.pipe()
+                ends.append(write_end)
+                actions.append((os.POSIX_SPAWN_DUP2, write_end, target))
+                sel.register(read_end, selectors.EVENT_READ, ("io", target))
+                forward[read_end] = (target, b"")
+            else:
+                actions.append((os.POSIX_SPAWN_DUP2, given, target))
         try:
             pid = os.posix_spawn(path, step.argv, env, setpgroup=pgid, setsigdef=_DEFAULT_SIGNALS,
                                  file_actions=actions)
@@ -174,6 +186,9 @@ def run(cluster: common.Cluster, step: Step, stdout: int | None, stderr: int | N
             step.codes[rank] = (2, 0)
             theirs.close()
             continue
+        finally:
+            for end in ends:
+                os.close(end)
         theirs.close()
         if not pgid:
             pgid = pid
@@ -186,7 +201,7 @@ def run(cluster: common.Cluster, step: Step, stdout: int | None, stderr: int | N
                                  (step.job["id"], step.step_id, os.getpid(), pgid, len(envs)))
     if step.sock is not None:
         sel.register(step.sock, selectors.EVENT_READ, ("ctl", 0))
-    stopped = ""
+    stopped: str | None = None
     kill_at: float | None = None
     interrupted: list[int] = []
 
@@ -199,10 +214,21 @@ def run(cluster: common.Cluster, step: Step, stdout: int | None, stderr: int | N
                 pass
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    drain_until: float | None = None
     try:
-        while running:
-            timeout = None if kill_at is None else max(0.0, kill_at - time.time())
+        while running or forward:
+            if not running and drain_until is None:
+                if pgid:  # the step is over: what its tasks left behind in the group goes too (proctrack)
+                    try:
+                        os.killpg(pgid, signal.SIGKILL)
+                    except (ProcessLookupError, PermissionError):
+                        pass
+                drain_until = time.time() + DRAIN_WAIT
+            deadlines = [t for t in (kill_at, drain_until) if t is not None]
+            timeout = None if not deadlines else max(0.0, min(deadlines) - time.time())
             events = sel.select(timeout)
+            if drain_until is not None and time.time() >= drain_until:
+                break
             if kill_at is not None and time.time() >= kill_at and pgid:
                 try:
                     os.killpg(pgid, signal.SIGKILL)
@@ -221,6 +247,8 @@ def run(cluster: common.Cluster, step: Step, stdout: int | None, stderr: int | N
                     if step.kill_on_bad_exit and step.codes[rank] != (0, 0) and running and kill_at is None:
                         os.killpg(pgid, signal.SIGTERM)
                         kill_at = time.time() + KILL_WAIT
+                elif kind == "io":
+                    _forward(sel, forward, key.fd, rank)
                 elif kind == "pmi":
                     if not pmi.handle(key.fd):
                         sel.unregister(key.fd)
@@ -232,7 +260,7 @@ def run(cluster: common.Cluster, step: Step, stdout: int | None, stderr: int | N
                     except BlockingIOError:
                         pass
                     why = _ended(cluster, step)
-                    if why is not None and not stopped:
+                    if why is not None and stopped is None:
                         stopped = why
                         _announce(step, why)
                         if pgid:
@@ -242,17 +270,50 @@ def run(cluster: common.Cluster, step: Step, stdout: int | None, stderr: int | N
                                 pass
                         kill_at = time.time() + KILL_WAIT
     finally:
+        for fd, (target, rest) in forward.items():
+            if rest:
+                _write_all(target, rest)
+            sel.unregister(fd)
+            os.close(fd)
         for s, handler in old.items():
             signal.signal(s, handler)
         for fd in list(pmi.socks):
             pmi.close(fd)
     rc = report(step, nodes, stopped)
-    if interrupted and not stopped:
+    if interrupted and stopped is None:
         rc = max(rc, 128 + interrupted[0]) if rc < 128 else rc
     with db.write(cluster.conn):
         cluster.conn.execute("UPDATE steps SET state=? WHERE job_id=? AND step_id=?",
                              ("COMPLETED" if rc == 0 else "FAILED", step.job["id"], step.step_id))
     return rc
+
+
+def _forward(sel: selectors.BaseSelector, forward: dict[int, tuple[int, bytes]], fd: int, target: int) -> None:
+    """Copy what a task wrote to srun's stdout/stderr, whole lines at a time (the rest at end of file)."""
+    try:
+        data = os.read(fd, 65536)
+    except OSError:
+        data = b""
+    if not data:
+        _, rest = forward.pop(fd)
+        sel.unregister(fd)
+        os.close(fd)
+        if rest:
+            _write_all(target, rest)
+        return
+    buf = forward[fd][1] + data
+    cut = buf.rfind(b"\n") + 1
+    if cut:
+        _write_all(target, buf[:cut])
+    forward[fd] = (target, buf[cut:])
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    try:
+        while data:
+            data = data[os.write(fd, data):]
+    except OSError:  # srun's own output is gone (closed pipe): the task output is dropped, as SLURM does
+        pass
 
 
 def _ended(cluster: common.Cluster, step: Step) -> str | None:

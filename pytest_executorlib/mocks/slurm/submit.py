@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a command ~10 ms
+if TYPE_CHECKING:
+    from typing import Any
 
 from pytest_executorlib.mocks.slurm import common, db
 from pytest_executorlib.mocks.slurm.options import positive_int
@@ -57,8 +59,8 @@ def build(cluster: common.Cluster, opts: dict[str, str], name: str, workdir: str
         part_name = part_name.split(",")[0]
     partition = shape.partition(part_name) if part_name != "" else None
     if partition is None:
-        if cmd == "sbatch" and part_name:
-            sys.stderr.write(f"sbatch: error: invalid partition specified: {part_name}\n")
+        if part_name:
+            sys.stderr.write(f"{cmd}: error: invalid partition specified: {part_name}\n")
         _fail(cluster, "Invalid partition name specified")
     assert partition is not None
     if time_limit is None and "time" not in opts and partition.max_time is not None:
@@ -116,15 +118,15 @@ def insert(cluster: common.Cluster, job: dict[str, Any], env: dict[str, str], nt
         if row is not None:
             conn.execute("DELETE FROM next_faults WHERE seq=?", (row[0],))
             fault = row[1]
-        if fault.startswith("reject:"):
-            raise _Rejected(fault[len("reject:"):])
-        if db.meta(conn, "hold_new") == "1":
-            job["hold"] = 1
-        job.update(state="PENDING", reason="None", submit_time=time.time(), fault=fault,
-                   env=db.pack([f"{k}={v}" for k, v in env.items()]))
-        cols = ", ".join(job)
-        cur = conn.execute(f"INSERT INTO jobs({cols}) VALUES({', '.join('?' * len(job))})", tuple(job.values()))
-        return int(cur.lastrowid)
+        if not fault.startswith("reject:"):
+            if db.meta(conn, "hold_new") == "1":
+                job["hold"] = 1
+            job.update(state="PENDING", reason="None", submit_time=time.time(), fault=fault,
+                       env=db.pack([f"{k}={v}" for k, v in env.items()]))
+            cols = ", ".join(job)
+            cur = conn.execute(f"INSERT INTO jobs({cols}) VALUES({', '.join('?' * len(job))})", tuple(job.values()))
+            return int(cur.lastrowid)
+    raise _Rejected(fault[len("reject:"):])  # after the commit: the fault is used up, no job id is
 
 
 class _Rejected(Exception):

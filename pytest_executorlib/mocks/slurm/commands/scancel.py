@@ -72,9 +72,11 @@ def main(cluster: common.Cluster, argv: list[str]) -> int:
         for job_id, _, _, _ in targets:
             conn.execute("UPDATE jobs SET state='CANCELLED', exit_code=0, signal=15, end_time=?, reason='None' "
                          "WHERE id=?", (now, job_id))
-    for job_id, kind, state, _ in targets:
+    for job_id, kind, state, pid in targets:
         if kind == "batch" and state == "RUNNING":
             write_stop_message(conn, job_id, "")
+        elif kind == "srun":  # the srun waiting for (or running) this job looks at it again
+            common.notify(common.waiter_address(cluster.root, pid))
     if targets:
         cluster.wake()
     return 0

@@ -11,7 +11,9 @@ from __future__ import annotations
 import getopt
 import os
 import sys
-from typing import Any
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a command ~10 ms
+if TYPE_CHECKING:
+    from typing import Any
 
 from pytest_executorlib.mocks.slurm import common, jobtable
 
@@ -48,7 +50,8 @@ def field(job: dict[str, Any], code: str) -> str:
     if code == "D":
         return str(jobtable.num_nodes(job))
     if code == "R":
-        return f"({job['reason']})" if state == "PENDING" else job["nodelist"]
+        show_reason = state == "PENDING" or (state not in ("RUNNING", "COMPLETING") and job["reason"] != "None")
+        return f"({job['reason']})" if show_reason else job["nodelist"]
     if code in "NB":
         return job["nodelist"] if state != "PENDING" else ("n/a" if code == "B" else "")
     if code in "Cc":
@@ -107,9 +110,9 @@ def parse_format(fmt: str) -> list[tuple[str, str, int | None, bool]]:
     literal = ""
     i = 0
     while i < len(fmt):
-        if fmt[i] != "%":
+        if fmt[i] != "%" or fmt[i + 1:i + 2] == "%":
             literal += fmt[i]
-            i += 1
+            i += 1 if fmt[i] != "%" else 2
             continue
         j = i + 1
         right = j < len(fmt) and fmt[j] == "."

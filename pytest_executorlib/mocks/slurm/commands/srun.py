@@ -41,6 +41,7 @@ def _wait_for_allocation(cluster: common.Cluster, job_id: int, sock: socket.sock
         with db.write(cluster.conn):
             cluster.conn.execute("UPDATE jobs SET state='CANCELLED', end_time=? WHERE id=? AND state='PENDING'",
                                  (time.time(), job_id))
+        common.notify(common.waiter_address(cluster.root, os.getpid()))  # end the wait below
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -52,9 +53,10 @@ def _wait_for_allocation(cluster: common.Cluster, job_id: int, sock: socket.sock
                 return state
             if state != "PENDING":
                 if cancelled:
-                    sys.stderr.write("srun: Job allocation %d has been revoked\n" % job_id)
+                    sys.stderr.write(f"srun: forcing job termination\nsrun: Job allocation {job_id} has been revoked.\n")
                 else:
                     sys.stderr.write(f"srun: Job allocation {job_id} has been revoked.\n")
+                cluster.wake()
                 return state
             if reason != "None" and not said_queued:
                 if reason == "PartitionConfig":
@@ -81,10 +83,10 @@ def _fault(cluster: common.Cluster, step: steprun.Step, fault: str) -> int | Non
     nodes = [p[0] for p in step.placement for _ in range(p[3])]
     if kind == "exit":
         step.codes = {r: (int(value or 1), 0) for r in range(n)}
-        return steprun.report(step, nodes, "")
+        return steprun.report(step, nodes, None)
     if kind == "no_output":
         step.codes = {r: (0, signal.SIGKILL) for r in range(n)}
-        return steprun.report(step, nodes, "")
+        return steprun.report(step, nodes, None)
     if kind == "nodefail":
         steprun._announce(step, "DUE TO NODE FAILURE")
         return 143
@@ -138,10 +140,12 @@ def _finish(cluster: common.Cluster, step: steprun.Step, rc: int) -> int:
         return rc
     code, sig = (rc, 0) if rc < 128 else (0, rc - 128)
     with db.write(cluster.conn):
-        cluster.conn.execute("UPDATE jobs SET state=?, exit_code=?, signal=?, end_time=? WHERE id=? AND state='RUNNING'",
-                             ("COMPLETED" if rc == 0 else "FAILED", code, sig, time.time(), step.job["id"]))
-        if step.job.get("fault", "").startswith("nodefail"):
-            cluster.conn.execute("UPDATE jobs SET state='NODE_FAIL' WHERE id=?", (step.job["id"],))
+        cluster.conn.execute("UPDATE jobs SET state=?, exit_code=?, signal=?, end_time=?, reason=? "
+                             "WHERE id=? AND state='RUNNING'",
+                             ("COMPLETED" if rc == 0 else "FAILED", code, sig, time.time(),
+                              "None" if rc == 0 else "NonZeroExitCode", step.job["id"]))
+        if (step.job.get("fault") or "").startswith("nodefail"):
+            cluster.conn.execute("UPDATE jobs SET state='NODE_FAIL', reason='NodeDown' WHERE id=?", (step.job["id"],))
     cluster.wake()
     return rc
 
