@@ -277,3 +277,37 @@ def test_inside_an_allocation_calls_are_steps_of_it(slurm: Slurm) -> None:
     steps = [s["step"] for s in result["per_call"]]
     assert len(set(steps)) == 2 and None not in steps, f"one step per call expected, got {steps}"
     assert "SLURM_NTASKS=2" in result["too_many"]
+
+
+# ---- the constructor (no SLURM needed) ----------------------------------------------------------------------------
+
+
+def test_constructor_parameters_match_executorlib_order() -> None:
+    import inspect
+
+    executorlib = pytest.importorskip("executorlib")
+    theirs = list(inspect.signature(executorlib.SlurmJobExecutor).parameters)
+    ours = list(inspect.signature(SlurmJobExecutor).parameters)
+    assert ours[: len(theirs)] == theirs, "executorlib's parameters, in executorlib's order (extras may follow)"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"wait": False}, "wait=False"),
+        ({"restart_limit": 2}, "restart_limit needs block_allocation=True"),
+        ({"init_function": calls.init}, "init_function needs block_allocation=True"),
+        ({"pmi_mode": ""}, "pmi_mode must be"),
+        ({"queue_timeout": 0}, "queue_timeout must be"),
+        ({"max_workers": 0}, "max_workers must be"),
+    ],
+)
+def test_bad_constructor_arguments_are_refused(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        SlurmJobExecutor(**kwargs)
+
+
+def test_without_srun_the_constructor_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="srun, which is not on PATH"):
+        SlurmJobExecutor()
