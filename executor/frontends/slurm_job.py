@@ -205,6 +205,7 @@ class SlurmJobExecutor(BaseExecutor):
                 mpi_spawner_factory=spawner,
                 spares=0,
                 remote_workers=remote,
+                free_on_exit=True,  # SLURM frees a job's CPUs when it ends, not when its result is sent
             )
         info = {
             "max_workers": workers,

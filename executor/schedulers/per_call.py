@@ -50,7 +50,11 @@ class PerCallScheduler(Scheduler):
         mpi_spawner_factory: Callable[[str, bytes], Spawner] | None = None,
         spares: int = SPARES,
         remote_workers: bool = False,
+        free_on_exit: bool = False,
     ) -> None:
+        # free_on_exit: a call's slots free when its worker has exited, not when its result arrived (srun: the
+        # job's CPUs are SLURM's again only then; a new srun started earlier would wait in the queue for them)
+        self._free_on_exit = free_on_exit
         self.capacity = capacity
         self._free = capacity
         self._devices = devices
@@ -139,7 +143,8 @@ class PerCallScheduler(Scheduler):
         worker.devices = []
 
     def _task_done(self, worker: Worker, task: Task) -> None:
-        self._release(worker)  # the worker exits by itself after its one call
+        if not self._free_on_exit:
+            self._release(worker)  # the worker exits by itself after its one call
 
     def _worker_lost(self, worker: Worker, lost: list[Task], how: str) -> None:
         if worker in self._spares:

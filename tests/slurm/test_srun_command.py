@@ -122,3 +122,10 @@ def test_nodes_parse_and_locality() -> None:
     assert not all_local([], ["login"], [])
     with pytest.raises(ValueError, match="unexpected sinfo line"):
         parse_nodes("PARTITION AVAIL TIMELIMIT\n")
+
+
+def test_the_launched_worker_names_the_coverage_variable_the_parent_sets() -> None:
+    from executor.coverage.parent import CONFIG_VARIABLE
+    from executor.worker.launched import COVERAGE_VARIABLE
+
+    assert COVERAGE_VARIABLE == CONFIG_VARIABLE
