@@ -311,3 +311,9 @@ def test_without_srun_the_constructor_says_so(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="srun, which is not on PATH"):
         SlurmJobExecutor()
+
+
+def test_workers_connect_by_host_name_when_asked(make) -> None:
+    """``hostname_localhost=False``: the executor binds this host's address and workers connect by host name."""
+    executor = make(hostname_localhost=False)
+    assert executor.submit(calls.double, 2).result(RESULT_TIMEOUT) == 4

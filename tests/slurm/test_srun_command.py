@@ -129,3 +129,25 @@ def test_the_launched_worker_names_the_coverage_variable_the_parent_sets() -> No
     from executor.worker.launched import COVERAGE_VARIABLE
 
     assert COVERAGE_VARIABLE == CONFIG_VARIABLE
+
+
+def test_workers_bind_to_loopback_only_when_every_node_is_this_host() -> None:
+    import socket
+
+    from executor.frontends.slurm_job import workers_are_remote
+    from executor.spawners.srun_command import Allocation
+
+    here = socket.gethostname()
+    local = [Node(here, here, "127.0.0.1", 4)]
+    remote = [*local, Node("far-away-node", "far-away-node", "192.0.2.7", 4)]  # TEST-NET-1: never this host
+    assert not workers_are_remote(None, None, lambda: local)
+    assert workers_are_remote(None, None, lambda: remote)
+    assert workers_are_remote(None, None, lambda: None), "nodes unknown (sinfo failed): bind where others reach us"
+    assert not workers_are_remote(True, None, lambda: remote), "hostname_localhost=True asks for loopback"
+    assert workers_are_remote(False, None, lambda: local), "hostname_localhost=False asks for the host name"
+    one_node_here = Allocation("7", 1, 1, 1, here)
+
+    def never_asked() -> None:
+        raise AssertionError("sinfo asked although the allocation is this host")
+
+    assert not workers_are_remote(None, one_node_here, never_asked)
