@@ -317,3 +317,18 @@ def test_workers_connect_by_host_name_when_asked(make) -> None:
     """``hostname_localhost=False``: the executor binds this host's address and workers connect by host name."""
     executor = make(hostname_localhost=False)
     assert executor.submit(calls.double, 2).result(RESULT_TIMEOUT) == 4
+
+
+def test_run_time_max_stops_the_call_and_its_job(make, slurm: Slurm, tmp_path: Path) -> None:
+    """The executor's own timer fails the call after ``run_time_max`` and stops its srun: the job ends."""
+    from executor.errors import RunTimeLimitError
+
+    executor = make()
+    marker = tmp_path / "job_id"
+    future = executor.submit(calls.job_then_sleep, str(marker), 300, resource_dict={"run_time_max": 2})
+    error = error_of(future)
+    assert isinstance(error, RunTimeLimitError), repr(error)
+    job = marker.read_text()
+    shut_down(executor)
+    state = slurm.run("squeue", "--noheader", f"--jobs={job}", "--format=%T").out.strip()
+    assert state in ("", "COMPLETING", "CANCELLED"), f"job {job} still {state} after its call was stopped"
