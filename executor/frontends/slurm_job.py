@@ -37,7 +37,8 @@ from executor.frontends.single_node import available_cores
 from executor.schedulers.block import BlockScheduler
 from executor.schedulers.per_call import PerCallScheduler
 from executor.spawners.environment import worker_environment
-from executor.spawners.srun import SrunSpawner, cluster_nodes, find_srun, this_host
+from executor.spawners.slurm_cluster import cluster_nodes, find_srun, this_host
+from executor.spawners.srun import SrunSpawner
 from executor.spawners.srun_command import Allocation, Node, all_local, allocation_shortfall, current_allocation
 from executor.tasks.resources import Limits, ResourcePolicy
 

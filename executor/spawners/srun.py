@@ -26,7 +26,6 @@ import os
 import pickle
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,41 +39,17 @@ from executor.channel.pipe import MessageReader, write_message
 from executor.coverage.parent import launcher_environment, measure_workers
 from executor.spawners.base import Exited, Spawned, WorkerSpec
 from executor.spawners.local import absolute_sys_path
-from executor.spawners.srun_command import (
-    GRANTED,
-    NEVER,
-    QUEUED,
-    SINFO_FORMAT,
-    STEP_WAIT,
-    Node,
-    classify,
-    is_slurm_line,
-    job_id_in,
-    parse_nodes,
-    quote,
-    srun_options,
-)
+from executor.spawners.slurm_cluster import find_srun, scancel
+from executor.spawners.srun_command import GRANTED, NEVER, QUEUED, STEP_WAIT, classify, is_slurm_line, job_id_in, quote, srun_options
 from executor.worker.mpi_config import CONFIG_VARIABLE
 
 _TERM_GRACE = 2.0  # seconds srun gets after SIGTERM (it cancels the step, ranks save coverage) before SIGKILL
 _CLOSE_TIMEOUT = 5.0  # then this long for SIGKILL to take effect
 _READER_JOIN = 1.0  # after srun exited, wait at most this long for the last stderr lines
 _QUOTED_LINES = 8  # SLURM lines quoted in an error
-_SCANCEL_TIMEOUT = 10.0
 # Workers waiting in the queue are not start failures: the scheduler's start timeout for srun workers is the
 # queue timeout plus this (interpreter start and connection after the resources are granted).
 CONNECT_ALLOWANCE = 120.0
-
-
-def find_srun() -> str:
-    """The path of ``srun`` on PATH; a clear error if there is none."""
-    path = shutil.which("srun")
-    if path is None:
-        raise FileNotFoundError(
-            "SlurmJobExecutor starts every worker with srun, which is not on PATH; run on a SLURM cluster (or inside "
-            "an allocation), use SingleNodeExecutor, or a mock SLURM (pytest --xlib-backend=mock-slurm)"
-        )
-    return path
 
 
 class _Job:
@@ -246,7 +221,7 @@ class SrunSpawner:
     def _force(self, job: _Job) -> None:
         if job.process.poll() is None:
             _signal(job.process, signal.SIGKILL)
-            _scancel(job.job_id)
+            scancel(job.job_id)
 
     def kill(self, identity: bytes, signum: int) -> None:
         """Stop a worker; SIGKILL is delivered as SIGTERM-then-SIGKILL (a SIGKILLed srun can leave its job queued)."""
@@ -277,7 +252,7 @@ class SrunSpawner:
                 break
             if signum == signal.SIGKILL:
                 for job in jobs:
-                    _scancel(job.job_id)
+                    scancel(job.job_id)
         if self._measurement is not None:
             self._measurement.fold()
         with self._lock:
@@ -305,47 +280,3 @@ def _signal(process: subprocess.Popen[bytes], signum: int) -> None:
         os.killpg(process.pid, signum)  # srun and anything it started locally
     except ProcessLookupError:
         pass
-
-
-def _scancel(job_id: str | None) -> None:
-    """Cancel a job whose srun could not be stopped gracefully (bounded; a failure leaves SLURM's own cleanup)."""
-    scancel = shutil.which("scancel")
-    if job_id is None or scancel is None:
-        return
-    try:
-        subprocess.run([scancel, job_id], stdin=subprocess.DEVNULL, capture_output=True, timeout=_SCANCEL_TIMEOUT, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        pass
-
-
-_SINFO_TIMEOUT = 10.0  # a SLURM controller that does not answer within this is treated as "nodes unknown"
-
-
-def cluster_nodes() -> list[Node] | None:
-    """The cluster's nodes from ``sinfo`` (bounded), or ``None`` if SLURM did not answer in a form we read."""
-    sinfo = shutil.which("sinfo")
-    if sinfo is None:
-        return None
-    try:
-        out = subprocess.run(
-            [sinfo, "--noheader", "--Node", f"--format={SINFO_FORMAT}"],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=_SINFO_TIMEOUT,
-            check=False,
-        )
-        return parse_nodes(out.stdout) if out.returncode == 0 else None
-    except (OSError, subprocess.TimeoutExpired, ValueError):
-        return None
-
-
-def this_host() -> tuple[list[str], list[str]]:
-    """``(names, addresses)`` of this host, to recognise it in a node list."""
-    name = socket.gethostname()
-    names = [name, name.split(".")[0]]
-    try:
-        addresses = socket.gethostbyname_ex(name)[2]
-    except OSError:
-        addresses = []
-    return names, addresses
