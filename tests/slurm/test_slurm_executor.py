@@ -332,3 +332,20 @@ def test_run_time_max_stops_the_call_and_its_job(make, slurm: Slurm, tmp_path: P
     shut_down(executor)
     state = slurm.run("squeue", "--noheader", f"--jobs={job}", "--format=%T").out.strip()
     assert state in ("", "COMPLETING", "CANCELLED"), f"job {job} still {state} after its call was stopped"
+
+
+def test_the_srun_command_line_carries_options_and_worker_only(make, tmp_path: Path) -> None:
+    """What ``ps`` and SLURM show of a worker: srun's options and the worker module, never the channel secret
+    (it travels in the environment)."""
+    executor = make()
+    marker = tmp_path / "job_id"
+    future = executor.submit(calls.job_then_sleep, str(marker), 60, resource_dict={"threads_per_core": 2, "run_time_max": 3})
+    deadline = time.monotonic() + RESULT_TIMEOUT
+    while not marker.exists() and not future.done() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sruns = [p for p in _children() if _comm(p) == "srun"]
+    assert len(sruns) == 1, sruns
+    argv = [a.decode() for a in Path(f"/proc/{sruns[0]}/cmdline").read_bytes().split(b"\0")[:-1]]
+    expected = ["-n", "1", "--cpus-per-task=2", "--time=1", sys.executable, "-c", "from executor.worker.launched import main; main()"]
+    assert argv[-len(expected) :] == expected  # the mock's srun is a Python script: its argv starts with python
+    assert len(argv) <= len(expected) + 4, argv
