@@ -174,6 +174,13 @@ def test_srun_rejecting_the_request_fails_the_call_quoting_srun(make) -> None:
     assert "srun said:" in str(error) and "partition" in str(error).lower(), str(error)
 
 
+def test_gpus_on_a_cluster_without_gpus_fail_the_call_quoting_srun(make) -> None:
+    """``gpus_per_core`` becomes ``--gpus-per-task``: SLURM, not the executor, decides whether GPUs exist."""
+    executor = make()
+    error = error_of(executor.submit(calls.double, 1, resource_dict={"gpus_per_core": 1}))
+    assert "srun said:" in str(error) and "generic resource" in str(error), str(error)
+
+
 def test_block_workers_srun_rejects_fail_the_calls_quoting_srun(make) -> None:
     executor = make(max_workers=1, block_allocation=True, resource_dict={"slurm_cmd_args": ["--partition=no_such_partition"]})
     error = error_of(executor.submit(calls.double, 1))
