@@ -24,36 +24,20 @@ cluster's queue that nobody asked for.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import os
 from collections.abc import Callable
 from typing import Any
 
 import cloudpickle
 
-from executor.errors import MissingExtraError
 from executor.frontends.base import BaseExecutor
-from executor.frontends.single_node import available_cores
+from executor.host import usable_cores
 from executor.schedulers.block import BlockScheduler
 from executor.schedulers.per_call import PerCallScheduler
-from executor.spawners.environment import worker_environment
 from executor.spawners.slurm_cluster import cluster_nodes, find_srun, this_host
-from executor.spawners.srun import SrunSpawner
+from executor.spawners.srun import SrunLaunch, require_mpi4py
 from executor.spawners.srun_command import Allocation, Node, all_local, allocation_shortfall, current_allocation
 from executor.tasks.resources import Limits, ResourcePolicy
-
-
-@functools.lru_cache(maxsize=1)
-def _require_mpi4py() -> None:
-    if importlib.util.find_spec("mpi4py") is None:
-        raise MissingExtraError("mpi4py", "mpi", "a call with cores > 1 (an MPI program)")
-
-
-def slurm_unsupported(resources: dict[str, Any]) -> str | None:
-    """srun takes every resource key; a call with several ranks needs mpi4py (ImportError naming the extra)."""
-    if resources.get("cores", 1) > 1:
-        _require_mpi4py()
-    return None
 
 
 def _positive_or_none(name: str, value: Any) -> None:
@@ -164,12 +148,10 @@ class SlurmJobExecutor(BaseExecutor):
         resources = dict(resource_dict or {})
         if openmpi_oversubscribe:
             resources["openmpi_oversubscribe"] = True
-        capacity = max_cores or max_workers or (allocation and allocation.cpus) or _cluster_cpus(nodes()) or available_cores()
-        policy = ResourcePolicy(resources, Limits(type(self).__name__, capacity, block_allocation, slurm_unsupported))
+        capacity = max_cores or max_workers or (allocation and allocation.cpus) or _cluster_cpus(nodes()) or usable_cores()
+        launch = SrunLaunch(remote_workers=remote, coverage=worker_coverage, pmi_mode=pmi_mode, queue_timeout=queue_timeout)
+        policy = ResourcePolicy(resources, Limits(type(self).__name__, capacity, block_allocation, launch))
         defaults = policy.defaults
-        spawner = functools.partial(
-            SrunSpawner, coverage=worker_coverage, pmi_mode=pmi_mode, defaults=defaults, queue_timeout=queue_timeout
-        )
         if block_allocation:
             workers = self._block_workers(max_workers, max_cores, policy.default_cost, allocation)
             if allocation is not None:
@@ -177,37 +159,15 @@ class SlurmJobExecutor(BaseExecutor):
                 if shortfall:
                     raise ValueError(shortfall)
             if defaults["cores"] > 1:
-                _require_mpi4py()
+                require_mpi4py()
             init_payload = cloudpickle.dumps((init_function, (), {})) if init_function is not None else None
-            env = worker_environment(defaults)
             cwd = defaults.get("cwd")
-            scheduler: Any = BlockScheduler(
-                spawner,
-                workers,
-                policy.default_cost,
-                lambda i: env,
-                None if cwd is None else os.path.abspath(cwd),
-                init_payload,
-                restart_limit,
-                ranks=defaults["cores"],
-                oversubscribe=defaults["openmpi_oversubscribe"],
-                mpi_spawner_factory=spawner,
-                resources=defaults,
-                remote_workers=remote,
-            )
+            worker_resources = {**defaults, "cwd": None if cwd is None else os.path.abspath(cwd)}
+            scheduler: Any = BlockScheduler(launch, workers, policy.default_cost, worker_resources, init_payload, restart_limit)
         else:
             workers = capacity
-            scheduler = PerCallScheduler(
-                spawner,
-                capacity,
-                lambda task: worker_environment(task.resources),
-                worker_environment(defaults),
-                devices=None,  # srun hands out GPUs (--gpus-per-task)
-                mpi_spawner_factory=spawner,
-                spares=0,
-                remote_workers=remote,
-                free_on_exit=True,  # SLURM frees a job's CPUs when it ends, not when its result is sent
-            )
+            # No spares: a spare srun would be a job in the cluster's queue that nobody asked for.
+            scheduler = PerCallScheduler(launch, capacity, defaults, spares=0)
         info = {
             "max_workers": workers,
             "max_cores": max_cores,

@@ -136,7 +136,7 @@ OTHER = "other"
 _PATTERNS = (
     (NEVER, re.compile(r"Requested partition configuration not available now")),
     (QUEUED, re.compile(r"job (\d+) queued and waiting for resources")),
-    (GRANTED, re.compile(r"job (\d+) has been allocated resources")),
+    (GRANTED, re.compile(r"job (\d+) has been allocated resources|Step created for job (\d+)")),
     (STEP_WAIT, re.compile(r"step creation temporarily disabled|Requested nodes are busy")),
 )
 _JOB_ID = re.compile(r"\b(?:job|Job allocation|StepId=|STEP) ?(\d+)")
@@ -167,6 +167,18 @@ def is_slurm_line(line: str) -> bool:
 def quote(lines: Iterable[str]) -> str:
     """SLURM's lines joined for an error message: ``srun: error: ... | srun: error: ...``."""
     return " | ".join(line.strip() for line in lines if line.strip())
+
+
+def task_signal(returncode: int, lines: Iterable[str]) -> int:
+    """srun reports a task killed by signal n as exit code 128 + n ("srun: error: <node>: task 0: Killed"): the
+    worker was killed by that signal, reported as -n like a local process.  A task that itself exited with such
+    a code ("Exited with exit code 137") keeps it."""
+    if 128 < returncode < 128 + 65 and any(_TASK_SIGNALLED.search(line) for line in lines):
+        return -(returncode - 128)
+    return returncode
+
+
+_TASK_SIGNALLED = re.compile(r"task \d+: (?!Exited with exit code)")
 
 
 # ---- where workers run ------------------------------------------------------------------------------------------

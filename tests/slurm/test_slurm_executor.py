@@ -171,21 +171,21 @@ def test_srun_rejecting_the_request_fails_the_call_quoting_srun(make) -> None:
     future = executor.submit(calls.double, 1, resource_dict={"slurm_cmd_args": ["--partition=no_such_partition"]})
     error = error_of(future)
     assert isinstance(error, ExecutorlibSocketError)
-    assert "srun said:" in str(error) and "partition" in str(error).lower(), str(error)
+    assert "launcher said: srun" in str(error) and "partition" in str(error).lower(), str(error)
 
 
 def test_gpus_on_a_cluster_without_gpus_fail_the_call_quoting_srun(make) -> None:
     """``gpus_per_core`` becomes ``--gpus-per-task``: SLURM, not the executor, decides whether GPUs exist."""
     executor = make()
     error = error_of(executor.submit(calls.double, 1, resource_dict={"gpus_per_core": 1}))
-    assert "srun said:" in str(error) and "generic resource" in str(error), str(error)
+    assert "launcher said: srun" in str(error) and "generic resource" in str(error), str(error)
 
 
 def test_block_workers_srun_rejects_fail_the_calls_quoting_srun(make) -> None:
     executor = make(max_workers=1, block_allocation=True, resource_dict={"slurm_cmd_args": ["--partition=no_such_partition"]})
     error = error_of(executor.submit(calls.double, 1))
     assert isinstance(error, ExecutorlibSocketError)
-    assert "srun said:" in str(error) and "partition" in str(error).lower(), str(error)
+    assert "launcher said: srun" in str(error) and "partition" in str(error).lower(), str(error)
 
 
 def test_a_request_the_cluster_can_never_grant_fails_at_once_quoting_srun(make, slurm: Slurm) -> None:
@@ -195,7 +195,7 @@ def test_a_request_the_cluster_can_never_grant_fails_at_once_quoting_srun(make, 
     executor = make(max_cores=100_000)
     future = executor.submit(calls.double, 1, resource_dict={"threads_per_core": 4096})
     error = error_of(future)
-    assert "srun said:" in str(error) and "configuration not available" in str(error).replace("is not", "not"), str(error)
+    assert "launcher said: srun" in str(error) and "configuration not available" in str(error).replace("is not", "not"), str(error)
     if slurm.kind == "real":
         assert "can never grant" in str(error), str(error)
 
@@ -215,7 +215,7 @@ def test_a_queued_request_is_given_up_after_queue_timeout(make, slurm: Slurm) ->
         slurm.mock.hold_new_jobs()
     future = executor.submit(calls.double, 1, resource_dict={"slurm_cmd_args": [*wait, "--job-name=xlib-queued"]})
     error = error_of(future)
-    assert "queue_timeout" in str(error) and "queued and waiting for resources" in str(error), str(error)
+    assert "still queued" in str(error) and "queued and waiting for resources" in str(error), str(error)
     shut_down(executor)
     left = slurm.run("squeue", "--noheader", "--name=xlib-queued", "--format=%i %T").out.strip()
     assert not left, f"the queued job is still in the queue: {left}"

@@ -151,3 +151,13 @@ def test_workers_bind_to_loopback_only_when_every_node_is_this_host() -> None:
         raise AssertionError("sinfo asked although the allocation is this host")
 
     assert not workers_are_remote(None, one_node_here, never_asked)
+
+
+def test_a_task_killed_by_a_signal_is_reported_as_that_signal() -> None:
+    from executor.spawners.srun_command import task_signal
+
+    assert task_signal(137, ["srun: error: vm: task 0: Killed\n", "srun: Force Terminated StepId=42.0\n"]) == -9
+    assert task_signal(143, ["srun: error: vm: task 0: Terminated\n"]) == -15
+    assert task_signal(137, ["srun: error: vm: task 0: Exited with exit code 137\n"]) == 137  # its own exit code
+    assert task_signal(3, ["srun: error: vm: task 0: Exited with exit code 3\n"]) == 3
+    assert task_signal(1, ["srun: error: invalid partition specified: nope\n"]) == 1
