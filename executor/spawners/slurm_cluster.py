@@ -28,13 +28,30 @@ def find_srun() -> str:
     return path
 
 
-def scancel(job_id: str | None) -> None:
-    """Cancel a job whose srun could not be stopped gracefully (bounded; a failure leaves SLURM's own cleanup)."""
-    path = shutil.which("scancel")
-    if job_id is None or path is None:
+def cancel_jobs_of(srun_pid: int, job_id: str | None = None) -> None:
+    """Cancel the job an srun started, after that srun was SIGKILLed: its allocation would otherwise stay (a pending
+    job forever; a running one, observed on 22.05, holds its CPUs with no step left).  The job is the one srun
+    printed, or the one whose ``AllocSID`` is srun's pid (srun runs in a session of its own) on this host.
+    Bounded; a failure leaves SLURM's own clean-up."""
+    jobs = {job_id} if job_id else set()
+    squeue, scancel = shutil.which("squeue"), shutil.which("scancel")
+    if squeue is not None:
+        host = socket.gethostname().split(".")[0]
+        try:
+            listed = subprocess.run(
+                [squeue, "--me", "--noheader", "--Format=JobID:|,AllocSID:|,AllocNodes:|"],
+                stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=_SCANCEL_TIMEOUT, check=False,
+            )  # fmt: skip
+            for line in listed.stdout.splitlines():
+                fields = [f.strip() for f in line.split("|")]
+                if len(fields) >= 3 and fields[1] == str(srun_pid) and fields[2].split(".")[0] == host:
+                    jobs.add(fields[0])
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    if not jobs or scancel is None:
         return
     try:
-        subprocess.run([path, job_id], stdin=subprocess.DEVNULL, capture_output=True, timeout=_SCANCEL_TIMEOUT, check=False)
+        subprocess.run([scancel, *sorted(jobs)], stdin=subprocess.DEVNULL, capture_output=True, timeout=_SCANCEL_TIMEOUT, check=False)
     except (OSError, subprocess.TimeoutExpired):
         pass
 

@@ -32,7 +32,7 @@ from executor.spawners import gpus
 from executor.spawners.base import Spawner, WorkerSpec
 from executor.spawners.environment import worker_environment
 from executor.spawners.launched import LaunchedSpawner, worker_command
-from executor.spawners.slurm_cluster import find_srun, scancel
+from executor.spawners.slurm_cluster import cancel_jobs_of, find_srun
 from executor.spawners.srun_command import (
     GRANTED,
     NEVER,
@@ -56,11 +56,12 @@ _QUOTED_LINES = 8  # SLURM lines quoted in an error
 class _Srun:
     """What one srun said, and whether we stopped it."""
 
-    __slots__ = ("lines", "job_id", "queued", "granted", "reason", "stopping")
+    __slots__ = ("lines", "job_id", "pid", "queued", "granted", "reason", "stopping")
 
     def __init__(self) -> None:
         self.lines: collections.deque[str] = collections.deque(maxlen=_QUOTED_LINES)
         self.job_id: str | None = None
+        self.pid: int | None = None  # srun's, which is also its session id (SLURM's AllocSID)
         self.queued = False
         self.granted = False
         self.reason: str | None = None
@@ -103,6 +104,10 @@ class SrunSpawner(LaunchedSpawner):
         with self._said_lock:
             self._said[spec.identity] = _Srun()
         super().spawn(spec)
+        process = self._jobs.get(spec.identity)
+        said = self._said.get(spec.identity)
+        if process is not None and said is not None:
+            said.pid = process.pid
         timer = threading.Timer(_QUEUE_WINDOW, self._started_unless_queued, args=(spec.identity,))
         timer.daemon = True
         timer.start()
@@ -135,8 +140,8 @@ class SrunSpawner(LaunchedSpawner):
             said = self._said.pop(identity, None)
         if said is None:
             return super().exit_report(identity, returncode, tail)
-        if returncode == -signal.SIGKILL:
-            scancel(said.job_id)  # a SIGKILLed srun may leave its job behind (a pending one forever)
+        if returncode == -signal.SIGKILL and said.pid is not None:
+            cancel_jobs_of(said.pid, said.job_id)  # a SIGKILLed srun leaves its job's allocation behind
         text = quote(said.lines)  # SLURM's own lines only, not the task's output
         if said.reason:
             text = f"{text} ({said.reason})" if text else said.reason

@@ -356,3 +356,30 @@ def test_the_srun_command_line_carries_options_and_worker_only(make, tmp_path: P
     expected = ["-n", "1", "--cpus-per-task=2", "--time=1", sys.executable, "-c", "from executor.worker.launched import main; main()"]
     assert argv[-len(expected) :] == expected  # the mock's srun is a Python script: its argv starts with python
     assert len(argv) <= len(expected) + 4, argv
+
+
+def test_the_job_of_a_sigkilled_srun_is_cancelled(slurm: Slurm) -> None:
+    """A SIGKILLed srun leaves its job's allocation behind (a running one keeps its CPUs, seen on 22.05):
+    ``cancel_jobs_of`` finds it by srun's session (``AllocSID``) and cancels it."""
+    import signal
+    import subprocess
+
+    from executor.spawners.slurm_cluster import cancel_jobs_of
+
+    srun = subprocess.Popen(
+        ["srun", "-n1", "--job-name=xlib-sigkilled", "sleep", "300"], cwd=slurm.workdir, start_new_session=True,
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + RESULT_TIMEOUT
+        while "RUNNING" not in slurm.run("squeue", "--noheader", "--name=xlib-sigkilled", "--format=%T").out:
+            assert time.monotonic() < deadline and srun.poll() is None, "the job did not start"
+            time.sleep(0.1)
+    finally:
+        os.killpg(srun.pid, signal.SIGKILL)
+        srun.wait()
+    cancel_jobs_of(srun.pid)
+    deadline = time.monotonic() + 60
+    while (state := slurm.run("squeue", "--noheader", "--name=xlib-sigkilled", "--format=%T").out.strip()) not in ("", "COMPLETING"):
+        assert time.monotonic() < deadline, f"the job of the SIGKILLed srun is still {state}"
+        time.sleep(0.2)
