@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -90,7 +92,7 @@ def main() -> None:
             raise SystemExit("nothing to measure")
         baseline = "real SLURM 22.05" if real is not None else None
         for what, case in (("srun -n1 true", srun_true), ("sbatch -> COMPLETED", sbatch_finished)):
-            cases = {name: (lambda env=env, case=case: case(env, work)) for name, env in envs.items()}
+            cases: dict[str, Callable[[], float]] = {name: functools.partial(case, env, work) for name, env in envs.items()}
             for run in cases.values():  # warm-up: first calls pay for caches and imports
                 run()
             table(what, "ms", interleave(cases, args.rounds), baseline)

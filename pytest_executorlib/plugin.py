@@ -35,10 +35,10 @@ from pytest_executorlib.fixtures import (  # noqa: F401 - fixtures are found by 
     call_failed_key,
     executor,
     executor_factory,
+    mock_slurm,
     xlib_backend,
     xlib_cache_dir,
 )
-from pytest_executorlib.mocks.slurm.session import mock_slurm  # noqa: F401 - a public fixture
 from pytest_executorlib.state import CacheWindow, SessionState, Tally, cache_window_key, get_state, session_key
 
 _backend_session_key = pytest.StashKey[contextlib.ExitStack]()

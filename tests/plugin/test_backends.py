@@ -96,8 +96,11 @@ def test_sinfo_listing_no_partition_is_a_no(tmp_path_factory: pytest.TempPathFac
     assert probe_sinfo(env={"PATH": str(bin_dir)}) == SinfoAnswer(False, "sinfo answered but lists no partition")
 
 
-def test_slurm_backend_on_a_real_slurm(pytester: pytest.Pytester, run) -> None:
+def test_slurm_backend_on_a_real_slurm(pytester: pytest.Pytester, run, monkeypatch: pytest.MonkeyPatch) -> None:
     """With a real SLURM answering (CI starts one and exports SLURM_CONF), the backend is selected."""
+    ci_conf = os.path.join(os.environ.get("XLIB_SLURM_DIR", "/tmp/xlib-slurm"), "slurm.conf")
+    if "SLURM_CONF" not in os.environ and os.path.isfile(ci_conf):  # the one ci/start-slurm.sh runs
+        monkeypatch.setenv("SLURM_CONF", ci_conf)
     answer = probe_sinfo()
     if not answer.ok:
         message = f"no real SLURM answers here: {answer.detail}"

@@ -84,16 +84,18 @@ class Cluster:
 
 def start_controller(root: str, detached: bool) -> Any:
     """Start the controller process of ``root``; detached: double fork, so no zombie is left behind."""
-    argv = [sys.executable, "-I", "-S", "-c", _CONTROLLER_BOOT, _package_parent(), root, "0"]
+    argv = [sys.executable, "-I", "-S", "-c", _CONTROLLER_BOOT, package_parent(), root, "0"]
     log = os.open(os.path.join(root, "slurmctld.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         if not detached:
             import subprocess
 
-            return subprocess.Popen(
-                argv[:-1] + [str(os.getpid())], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            proc = subprocess.Popen(
+                argv[:-1] + [str(os.getpid())], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log,
                 start_new_session=True, close_fds=True,
             )
+            _wait_ready(proc, root)
+            return proc
         pid = os.fork()
         if pid == 0:  # pragma: no cover - child
             try:
@@ -112,7 +114,31 @@ def start_controller(root: str, detached: bool) -> Any:
         os.close(log)
 
 
-def _package_parent() -> str:
+#: Seconds MockSlurm.__enter__ waits for its controller to be listening.
+READY_TIMEOUT = 60.0
+
+
+def _wait_ready(proc: Any, root: str) -> None:
+    """Wait (bounded) until the controller says it listens; a clear error quoting its log otherwise."""
+    import selectors
+
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        line = proc.stdout.readline() if sel.select(READY_TIMEOUT) else b""
+    proc.stdout.close()
+    if line != b"ready\n":
+        proc.kill()
+        proc.wait()
+        try:
+            with open(os.path.join(root, "slurmctld.log"), errors="replace") as fh:
+                log = fh.read()[-2000:]
+        except OSError:
+            log = "(no log)"
+        raise RuntimeError(f"MockSlurm: the controller of {root} did not start within {READY_TIMEOUT} s "
+                           f"(exit status {proc.poll()}); its log ends with:\n{log}")
+
+
+def package_parent() -> str:
     here = os.path.dirname(os.path.abspath(__file__))
     return os.path.dirname(os.path.dirname(os.path.dirname(here)))
 
@@ -202,7 +228,7 @@ def nodelist(names: list[str]) -> str:
     numbers = sorted(int(n[1:]) for n in names)
     ranges: list[str] = []
     start = prev = numbers[0]
-    for n in numbers[1:] + [None]:  # type: ignore[list-item]
+    for n in [*numbers[1:], None]:
         if n is not None and n == prev + 1:
             prev = n
             continue

@@ -6,7 +6,7 @@ a held job stays PENDING (Reason ``JobHeldUser``) until :meth:`ControlAPI.releas
 job starts (or ``after`` seconds later for ``timeout`` / ``preempt``).
 
 Fault kinds (:data:`FAULTS`): ``exit`` (the job ends FAILED with exit code ``value`` without running),
-``nodefail`` (NODE_FAIL; ``srun: error: Node failure on n1``, rc 143), ``timeout`` (TIMEOUT after ``value`` s,
+``nodefail`` (NODE_FAIL after ``value`` s, default at once; ``srun: error: Node failure on n1``, rc 143), ``timeout`` (TIMEOUT after ``value`` s,
 default at once), ``preempt`` (a batch job is requeued after ``value`` s and runs again), ``no_output`` (the job
 dies by SIGKILL before writing anything), ``reject`` (only with :meth:`fault_next`: ``sbatch``/``srun`` fail
 with ``Batch job submission failed: <value>`` / ``Unable to allocate resources: <value>``, rc 1, no job id used).
@@ -173,7 +173,7 @@ def _fault_text(kind: str, value: float | int | str | None, next_job: bool) -> s
         if not 1 <= code <= 255:
             raise ValueError(f"MockSlurm: an exit fault needs an exit code 1..255, got {value!r}")
         return f"exit:{code}"
-    if kind in ("timeout", "preempt"):
+    if kind in ("timeout", "preempt", "nodefail"):
         return f"{kind}:{float(value or 0)}"
     return kind
 

@@ -14,6 +14,9 @@ Each wake-up runs one scheduling pass (:func:`Controller.schedule`) in one short
 database says were ended (scancel, faults) are stopped, then pending jobs are started in id order where
 :func:`scheduling.place` finds room and their dependencies allow.  Batch scripts are started here; an ``srun``
 job is started by the waiting ``srun`` itself, which this process wakes through its own socket.
+
+(About 370 lines: the event loop, the timers, the scheduling pass and the process watching are one state
+machine over the same in-memory maps -- ``watched``, ``by_job``, ``timers`` -- kept together on purpose.)
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import socket
 import subprocess
 import sys
 import time
+import traceback
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,7 +78,10 @@ class Controller:
             if self.cluster.stopped() or (self.owner and not _alive(self.owner)):
                 self.shutdown()
                 return 0
-            self.schedule()
+            try:
+                self.schedule()
+            except Exception:  # logged; the next wake-up tries again (the database is the truth)
+                traceback.print_exc()
             timeout = self.timers[0][0] - time.time() if self.timers else None
             if not self.owner:
                 idle_left = self.last_activity + IDLE_EXIT - time.monotonic()
@@ -165,16 +172,18 @@ class Controller:
             row = self.conn.execute("SELECT state, start_time, kind FROM jobs WHERE id=?", (job_id,)).fetchone()
             if row is None or row[0] != "RUNNING" or row[1] != started:
                 continue  # ended or requeued meanwhile
-            new_state = {"limit": "TIMEOUT", "preempt": "PENDING"}[kind]
+            new_state = {"limit": "TIMEOUT", "preempt": "PREEMPTED", "nodefail": "NODE_FAIL"}[kind]
             with db.write(self.conn):
-                if kind == "preempt":
+                if kind == "preempt" and row[2] == "batch":  # a batch job is requeued and runs again
                     self.conn.execute("UPDATE jobs SET state='PENDING', reason='BeginTime', restarts=restarts+1, "
                                       "start_time=NULL, nodelist='', alloc='', fault='' WHERE id=?", (job_id,))
                 else:
-                    self.conn.execute("UPDATE jobs SET state=?, signal=15, exit_code=0, end_time=?, reason='TimeLimit' "
-                                      "WHERE id=?", (new_state, time.time(), job_id))
+                    reason = {"limit": "TimeLimit", "nodefail": "NodeDown"}.get(kind, "None")
+                    self.conn.execute("UPDATE jobs SET state=?, signal=?, exit_code=0, end_time=?, reason=? WHERE id=?",
+                                      (new_state, 0 if kind == "nodefail" else 15, time.time(), reason, job_id))
             if row[2] == "batch":
-                write_stop_message(self.conn, job_id, "DUE TO TIME LIMIT" if kind == "limit" else "DUE TO PREEMPTION")
+                write_stop_message(self.conn, job_id, {"limit": "DUE TO TIME LIMIT", "preempt": "DUE TO PREEMPTION",
+                                                       "nodefail": "DUE TO NODE FAILURE"}[kind])
             self._stop(job_id)
 
     # --- scheduling ------------------------------------------------------------------------------------------
@@ -231,7 +240,11 @@ class Controller:
         for job_id in to_stop:
             self._stop(job_id)
         for job_id, kind, started in to_start:
-            self._start(job_id, kind, started)
+            try:
+                self._start(job_id, kind, started)
+            except Exception:  # a bug must not stop the cluster: the job fails, the log says why
+                traceback.print_exc()
+                self._end(job_id, "FAILED", 1, 0)
 
     def _reason(self, row: Any, reason: str) -> None:
         """Set a pending job's reason; a waiting srun is told, so it can say it is queued."""
@@ -243,9 +256,9 @@ class Controller:
         row = self.conn.execute("SELECT time_limit, fault, pid, waiter FROM jobs WHERE id=?", (job_id,)).fetchone()
         limit, fault = row[0], row[1] or ""
         fkind, _, fvalue = fault.partition(":")
-        if fkind in ("timeout", "preempt"):
+        if fkind in ("timeout", "preempt") or (fkind == "nodefail" and float(fvalue or 0) > 0):
             heapq.heappush(self.timers, (started + float(fvalue or 0), job_id,
-                                         "limit" if fkind == "timeout" else "preempt", started))
+                                         {"timeout": "limit"}.get(fkind, fkind), started))
         elif limit is not None:
             heapq.heappush(self.timers, (started + limit, job_id, "limit", started))
         if kind == "srun":
@@ -255,7 +268,7 @@ class Controller:
         self._start_batch(job_id, fkind, fvalue)
 
     def _start_batch(self, job_id: int, fkind: str, fvalue: str) -> None:
-        r = self.conn.execute("SELECT workdir, stdout, stderr, script, name FROM jobs WHERE id=?",
+        r = self.conn.execute("SELECT workdir, stdout, stderr, script, name, args FROM jobs WHERE id=?",
                               (job_id,)).fetchone()
         workdir = r[0] if os.path.isdir(r[0]) else "/tmp"
         first_node = self.conn.execute("SELECT alloc FROM jobs WHERE id=?", (job_id,)).fetchone()[0].split(":")[0]
@@ -276,14 +289,14 @@ class Controller:
             self._end(job_id, "FAILED", 1, 0)
             return
         with fout, ferr:
-            if fkind in ("exit", "no_output", "nodefail"):
-                code, sig, state = {"exit": (int(fvalue or 1), 0, "FAILED"), "no_output": (0, 9, "FAILED"),
-                                    "nodefail": (0, 0, "NODE_FAIL")}[fkind]
+            if fkind in ("exit", "no_output") or (fkind == "nodefail" and not float(fvalue or 0)):
+                code, sig, state = (int(fvalue or 1), 0, "FAILED") if fkind == "exit" else (
+                    (0, 9, "FAILED") if fkind == "no_output" else (0, 0, "NODE_FAIL"))
                 self._end(job_id, state, code, sig)
                 return
             env = batch_environment(self.conn, job_id)
             try:
-                popen = subprocess.Popen([script], cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=fout,
+                popen = subprocess.Popen([script, *db.unpack(r[5])], cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=fout,
                                          stderr=ferr, start_new_session=True, close_fds=True)
             except OSError as exc:
                 ferr.write(f"slurmstepd-{first_node}: error: execve(): {script}: {exc.strerror}\n".encode())
@@ -301,10 +314,19 @@ class Controller:
 
     # --- stopping the cluster ------------------------------------------------------------------------------
     def shutdown(self) -> None:
-        """Stop every job's processes (SIGTERM, then SIGKILL after KILL_WAIT) and mark active jobs CANCELLED."""
+        """Stop every job's processes (SIGTERM, then SIGKILL after KILL_WAIT) and mark active jobs CANCELLED.
+
+        The cluster is marked stopped first, so a command that runs meanwhile (an srun ending) does not start
+        a new controller.
+        """
         with db.write(self.conn):
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES('stopped', '1')")
+            waiting = [r[0] for r in self.conn.execute(
+                "SELECT pid FROM jobs WHERE state='PENDING' AND kind='srun'")]
             self.conn.execute("UPDATE jobs SET state='CANCELLED', signal=15, end_time=? "
                               "WHERE state IN ('PENDING','RUNNING')", (time.time(),))
+        for pid in waiting:  # an srun waiting for resources sees its job cancelled and exits
+            common.notify(common.waiter_address(self.root, pid))
         pgids = [r[0] for r in self.conn.execute("SELECT pgid FROM steps WHERE state='RUNNING'")]
         for w in self.watched.values():
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -353,6 +375,8 @@ def main(root: str, owner: int) -> int:
         return 0
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     controller = Controller(root, owner)
+    if owner:  # started by MockSlurm.__enter__, which waits for this line (the socket is bound now)
+        os.write(1, b"ready\n")
     try:
         return controller.run()
     except SystemExit:

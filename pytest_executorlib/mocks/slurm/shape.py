@@ -7,6 +7,10 @@ without importing :mod:`json`: ``nodes;cpus;gpus;name=node-range:default:maxtime
 
 from __future__ import annotations
 
+TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a command ~10 ms
+if TYPE_CHECKING:
+    from typing import Any
+
 
 
 class Partition:
@@ -93,7 +97,7 @@ class Shape:
 
 
 def make_shape(
-    nodes: int, cpus_per_node: int, gpus_per_node: int, partitions: dict[str, dict[str, object]] | None
+    nodes: int, cpus_per_node: int, gpus_per_node: int, partitions: dict[str, dict[str, Any]] | None
 ) -> Shape:
     """Build a :class:`Shape` from :class:`MockSlurm`'s arguments.
 
@@ -108,6 +112,6 @@ def make_shape(
         if unknown:
             raise ValueError(f"MockSlurm: partition {name!r}: unknown keys {sorted(unknown)}; accepted: nodes, default, max_time")
         node_list = spec.get("nodes", range(nodes))
-        built.append(Partition(name, tuple(int(i) for i in node_list), bool(spec.get("default", False)),  # type: ignore[union-attr]
-                               None if spec.get("max_time") is None else int(spec["max_time"])))  # type: ignore[call-overload]
+        built.append(Partition(name, tuple(int(i) for i in node_list), bool(spec.get("default", False)),
+                               None if spec.get("max_time") is None else int(spec["max_time"])))
     return Shape(nodes, cpus_per_node, gpus_per_node, tuple(built))

@@ -22,9 +22,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[MockSlurm]:
-    """A 1-node, 4-CPU mock cluster, stopped after the test."""
+    """A 1-node, 4-CPU mock cluster, stopped after the test; its controller must have logged no error."""
     with MockSlurm(tmp_path / "slurm") as c:
         yield c
+    log = (tmp_path / "slurm" / "slurmctld.log").read_text()
+    assert "Traceback" not in log, log
 
 
 @pytest.fixture

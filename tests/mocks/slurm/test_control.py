@@ -76,7 +76,10 @@ def test_srun_faults(run: Run, cluster: MockSlurm) -> None:
     r = run("srun", "true")
     assert r.returncode == 143
     assert r.stderr.splitlines()[0] == "srun: error: Node failure on n1"
-    assert [j.state for j in cluster.jobs()] == ["FAILED", "NODE_FAIL"]
+    cluster.fault_next("preempt")
+    r = run("srun", "sleep", "30")
+    assert r.returncode == 143 and r.stderr.splitlines()[0].endswith(" DUE TO PREEMPTION ***")
+    assert [j.state for j in cluster.jobs()] == ["FAILED", "NODE_FAIL", "PREEMPTED"]
 
 
 def test_sbatch_rejection_uses_no_job_id(run: Run, cluster: MockSlurm, work: Path) -> None:
@@ -112,3 +115,13 @@ def test_environ_drops_an_outer_allocation(tmp_path: Path, monkeypatch: pytest.M
 
         assert os.environ["PATH"].startswith(str(cluster.bin)) and "SLURM_JOB_ID" not in os.environ
     assert os.environ["SLURM_JOB_ID"] == "123456" and not os.environ["PATH"].startswith(str(cluster.bin))
+
+
+def test_node_failure_during_a_running_step(run: Run, cluster: MockSlurm) -> None:
+    cluster.fault_next("nodefail", 0.5)
+    r = run("srun", "sh", "-c", "echo running; exec sleep 30")
+    assert (r.returncode, r.stdout) == (143, "running\n")
+    lines = r.stderr.splitlines()
+    assert lines[0] == "srun: error: Node failure on n1"
+    assert lines[1].endswith(" DUE TO NODE FAILURE ***")
+    assert (cluster.jobs()[0].state, cluster.jobs()[0].reason) == ("NODE_FAIL", "NodeDown")

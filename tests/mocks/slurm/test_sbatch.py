@@ -178,3 +178,29 @@ def test_pending_until_resources_free(run: Run, tmp_path: Path, work: Path, cpus
         assert two.start_time is not None and one.end_time is not None
         assert two.start_time >= one.end_time  # 2 CPUs: the second waited for the first
         assert os.environ.get("SLURM_JOB_ID") != str(second)
+
+
+def test_script_arguments(run: Run, cluster: MockSlurm, work: Path) -> None:
+    job = submit(run, work, SH + 'echo "$#:$1:$2"\n', "--output=args.txt")
+    (work / "a.sh").write_text(SH + 'echo "$#:$1:$2"\n')
+    with_args = int(run("sbatch", "--parsable", "--output=args2.txt", "a.sh", "one", "two words").stdout)
+    cluster.wait(job)
+    cluster.wait(with_args)
+    assert (work / "args.txt").read_text() == "0::\n"
+    assert (work / "args2.txt").read_text() == "2:one:two words\n"
+
+
+def test_batch_variable_names_match_real_slurm(run: Run, cluster: MockSlurm, work: Path) -> None:
+    """As listed in a batch script on real SLURM 22.05 (ci/start-slurm.sh), minus SLURM_CONF (no slurm.conf
+    here) and SLURM_TASK_PID (not known before the script starts)."""
+    real = {
+        "ENVIRONMENT", "SLURMD_NODENAME", "SLURM_CLUSTER_NAME", "SLURM_CPUS_ON_NODE", "SLURM_GTIDS", "SLURM_JOBID",
+        "SLURM_JOB_CPUS_PER_NODE", "SLURM_JOB_GID", "SLURM_JOB_ID", "SLURM_JOB_NAME", "SLURM_JOB_NODELIST",
+        "SLURM_JOB_NUM_NODES", "SLURM_JOB_PARTITION", "SLURM_JOB_UID", "SLURM_JOB_USER", "SLURM_LOCALID",
+        "SLURM_NNODES", "SLURM_NODEID", "SLURM_NODELIST", "SLURM_NODE_ALIASES", "SLURM_PRIO_PROCESS",
+        "SLURM_PROCID", "SLURM_SUBMIT_DIR", "SLURM_SUBMIT_HOST", "SLURM_TASKS_PER_NODE", "SLURM_TOPOLOGY_ADDR",
+        "SLURM_TOPOLOGY_ADDR_PATTERN", "SLURM_WORKING_CLUSTER",
+    }
+    job = submit(run, work, SH + 'env | grep -E "^(SLURM|PMI|ENVIRONMENT)" | cut -d= -f1 > names.txt\n')
+    cluster.wait(job)
+    assert set((work / "names.txt").read_text().split()) == real

@@ -12,7 +12,7 @@ import os
 import shlex
 import sys
 
-from pytest_executorlib.mocks.slurm import common, submit
+from pytest_executorlib.mocks.slurm import common, db, submit
 from pytest_executorlib.mocks.slurm.options import parse
 
 
@@ -58,13 +58,14 @@ def main(cluster: common.Cluster, argv: list[str]) -> int:
         return 1
     file_opts, _ = parse("sbatch", _directives(script))
     merged = {**file_opts, **opts}
-    cwd = submit._cwd()
+    cwd = submit.current_dir()
     workdir = os.path.join(cwd, merged["chdir"]) if "chdir" in merged else cwd
     job = submit.build(cluster, merged, script_name, workdir, "batch")
     job["stdout"] = merged.get("output", "slurm-%j.out")
     job["stderr"] = merged.get("error", "")
     job["command"] = os.path.abspath(rest[0]) if rest and "wrap" not in opts else "(null)"
     job["script"] = script.encode("utf-8", "surrogateescape")
+    job["args"] = db.pack(script_args)  # passed to the script, as sbatch does
     env = dict(os.environ)
     try:
         job_id = submit.insert(cluster, job, env, "ntasks" in merged)

@@ -63,7 +63,7 @@ def main(cluster: common.Cluster, argv: list[str]) -> int:
             alloc = sum(used[int(n[1:]) - 1] for n in names)
             total = shape.cpus * len(names)
 
-            def value(c: str, names: list[str] = names, state: str = state, alloc: int = alloc, total: int = total) -> str:
+            def value_of(c: str, names: list[str] = names, state: str = state, alloc: int = alloc, total: int = total) -> str:
                 return {
                     "P": p.name + ("*" if p.default and not per_node else ""), "R": p.name, "a": "up",
                     "l": "infinite" if p.max_time is None else common.duration(p.max_time * 60).rjust(1),
@@ -73,6 +73,6 @@ def main(cluster: common.Cluster, argv: list[str]) -> int:
                     "X": "1", "Y": str(shape.cpus), "Z": "1", "o": "127.0.0.1",
                 }.get(c, "")
 
-            lines.append(render(spec, value))
+            lines.append(render(spec, value_of))
     sys.stdout.write("\n".join(lines) + "\n")
     return 0

@@ -15,7 +15,7 @@ import socket
 import sys
 import time
 
-from pytest_executorlib.mocks.slurm import common, db, steprun, submit
+from pytest_executorlib.mocks.slurm import common, db, stepreport, steprun, submit
 from pytest_executorlib.mocks.slurm.jobstart import load_job
 from pytest_executorlib.mocks.slurm.options import parse, positive_int
 
@@ -46,16 +46,19 @@ def _wait_for_allocation(cluster: common.Cluster, job_id: int, sock: socket.sock
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         while True:
-            state, reason = cluster.conn.execute("SELECT state, reason FROM jobs WHERE id=?", (job_id,)).fetchone()
-            if state == "RUNNING":
+            state, reason, started = cluster.conn.execute("SELECT state, reason, start_time FROM jobs WHERE id=?",
+                                                          (job_id,)).fetchone()
+            if state == "RUNNING" or (started and state in ("TIMEOUT", "PREEMPTED", "NODE_FAIL")):
+                # (ended at once after starting: the step starts and is stopped with SLURM's messages)
                 if said_queued:
                     sys.stderr.write(f"srun: job {job_id} has been allocated resources\n")
-                return state
+                return "RUNNING"
             if state != "PENDING":
-                if cancelled:
-                    sys.stderr.write(f"srun: forcing job termination\nsrun: Job allocation {job_id} has been revoked.\n")
-                else:
-                    sys.stderr.write(f"srun: Job allocation {job_id} has been revoked.\n")
+                if cancelled:  # SIGINT/SIGTERM while waiting
+                    sys.stderr.write(f"srun: Job allocation {job_id} has been revoked\n")
+                else:  # scancel while waiting
+                    sys.stderr.write("srun: Job has been cancelled\nsrun: error: Unable to allocate resources: "
+                                     "Job/step already completing or completed\n")
                 cluster.wake()
                 return state
             if reason != "None" and not said_queued:
@@ -83,12 +86,12 @@ def _fault(cluster: common.Cluster, step: steprun.Step, fault: str) -> int | Non
     nodes = [p[0] for p in step.placement for _ in range(p[3])]
     if kind == "exit":
         step.codes = {r: (int(value or 1), 0) for r in range(n)}
-        return steprun.report(step, nodes, None)
+        return stepreport.report(step, nodes, None)
     if kind == "no_output":
         step.codes = {r: (0, signal.SIGKILL) for r in range(n)}
-        return steprun.report(step, nodes, None)
-    if kind == "nodefail":
-        steprun._announce(step, "DUE TO NODE FAILURE")
+        return stepreport.report(step, nodes, None)
+    if kind == "nodefail" and not float(value or 0):  # later: the controller ends the running step
+        stepreport.announce(step, "DUE TO NODE FAILURE")
         return 143
     return None
 
@@ -108,10 +111,9 @@ def main(cluster: common.Cluster, argv: list[str]) -> int:
     if not rest:
         sys.stderr.write("srun: fatal: No command given to execute.\n")
         return 1
-    cwd = submit._cwd()
+    cwd = submit.current_dir()
     workdir = os.path.join(cwd, opts["chdir"]) if "chdir" in opts else cwd
-    if not os.path.isdir(workdir):
-        workdir = "/tmp"
+    missing_dir = "" if os.path.isdir(workdir) else workdir
     outer = os.environ.get("SLURM_JOB_ID", "")
     row = None
     if outer.isdigit():
@@ -120,14 +122,20 @@ def main(cluster: common.Cluster, argv: list[str]) -> int:
         step = _new_step(cluster, int(outer), opts, rest, mpi)
         fault = ""
     else:
-        step, fault = _new_job(cluster, opts, rest, workdir, mpi)
-        if step is None:
+        new, fault = _new_job(cluster, opts, rest, workdir, mpi)
+        if new is None:
             return 1
+        step = new
+    if missing_dir:
+        workdir = "/tmp"
+        sys.stderr.write(f"slurmstepd-{step.placement[0][0]}: error: couldn't chdir to `{missing_dir}': "
+                         "No such file or directory: going to /tmp instead\n")
     os.chdir(workdir)
     if fault:
         rc = _fault(cluster, step, fault)
         if rc is not None:
             return _finish(cluster, step, rc)
+    step.label = "label" in opts
     out = _open_output(opts.get("output"), step.job["id"], step.step_id, workdir)
     err = _open_output(opts.get("error"), step.job["id"], step.step_id, workdir) if "error" in opts else out
     rc = steprun.run(cluster, step, out, err)
@@ -178,6 +186,7 @@ def _new_step(cluster: common.Cluster, job_id: int, opts: dict[str, str], rest: 
     default = job["ntasks"] if job["ntasks_given"] else len(alloc)
     ntasks = positive_int("srun", opts, "ntasks", default, "-n")
     cpt = positive_int("srun", opts, "cpus-per-task", 1, "-c")
+    submit.fewer_nodes("srun", opts, ntasks, positive_int("srun", opts, "nodes", 0, "-N") if "nodes" in opts else 0)
     if ntasks * cpt > sum(a[1] for a in alloc):
         cluster.error(f"Unable to create step for job {job_id}: More processors requested than permitted", 1)
     with db.write(cluster.conn):
