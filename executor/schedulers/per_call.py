@@ -83,7 +83,7 @@ class PerCallScheduler(Scheduler):
         queue = self.loop.queue
         while queue and not self.loop.stopping:
             task = queue[0][2]
-            gpus = gpu_count(task.resources)
+            gpus = 0 if self.launch.assigns_gpus else gpu_count(task.resources)
             if gpus and not self._devices_known:  # the front already looked them up at submit: cached
                 self._free_devices, self._devices_known = list(self.launch.devices()), True
             if task.cost > self._free or gpus > len(self._free_devices):
@@ -125,7 +125,8 @@ class PerCallScheduler(Scheduler):
         worker.devices = []
 
     def task_done(self, worker: Worker, task: Task) -> None:
-        self._release(worker)  # the worker exits by itself after its one call
+        if not self.launch.frees_on_exit:
+            self._release(worker)  # the worker exits by itself after its one call (else: worker_lost releases)
 
     def worker_lost(self, worker: Worker, lost: list[Task], how: str) -> None:
         if worker in self._spares:

@@ -26,6 +26,9 @@ class LaunchPolicy(Protocol):
 
     remote_workers: bool  # workers may run on other hosts: the channel binds to an address they can reach
     hostname_localhost: bool  # ... unless this asks for loopback anyway (executorlib's hostname_localhost)
+    assigns_gpus: bool  # the launcher hands out GPUs itself (srun --gpus-per-task): the scheduler counts none
+    frees_on_exit: bool  # a call's slots free when its worker has exited, not at its result (SLURM gives a job's
+    # CPUs back only when the job ends: an srun started earlier would wait in the queue for them)
 
     def unsupported(self, resources: Mapping[str, Any]) -> str | None:
         """Why this backend cannot honour ``resources`` (validated, merged), else ``None``; may raise
@@ -50,6 +53,8 @@ class LocalLaunch:
 
     remote_workers = False
     hostname_localhost = True
+    assigns_gpus = False
+    frees_on_exit = False
 
     def __init__(self, executor_name: str = "SingleNodeExecutor", coverage: bool | None = None) -> None:
         self._name = executor_name

@@ -87,6 +87,13 @@ class LaunchedSpawner:
     def on_stderr_line(self, identity: bytes, line: str) -> None:
         """Called (waiter thread) for each stderr line when ``capture_stderr``; may call ``report_started``."""
 
+    def exit_report(self, identity: bytes, returncode: int, tail: list[str]) -> tuple[int, str | None]:
+        """The worker's exit code and what the launcher said, for the ``Exited`` event (waiter thread, after the
+        launcher exited): by default the launcher's own code and the tail of its stderr.  A subclass may read
+        its launcher's way of reporting a signal (srun: 128 + n), keep only the launcher's own lines, or say
+        why it stopped the launcher."""
+        return returncode, "".join(tail).strip() or None
+
     # ---- helpers for subclasses -----------------------------------------------------------------------------
     @staticmethod
     def worker_command(spec: WorkerSpec) -> list[str]:
@@ -171,7 +178,7 @@ class LaunchedSpawner:
             os.remove(path)
         except OSError:
             failure = None
-        message = "".join(tail).strip() or None
+        code, message = self.exit_report(identity, code, list(tail))
         with self._lock:
             self._jobs.pop(identity, None)
         self._emit(("exited", identity, code, failure, message))
