@@ -12,8 +12,6 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-import cloudpickle
-
 from executor.frontends.base import BaseExecutor
 from executor.host import usable_cores
 from executor.schedulers.block import BlockScheduler
@@ -27,6 +25,12 @@ def default_hostname_localhost(hostname_localhost: bool | None) -> bool:
     """As documented by executorlib: connect through ``localhost`` by default on macOS, whose firewall blocks
     connections to the machine's own host name."""
     return sys.platform == "darwin" if hostname_localhost is None else bool(hostname_localhost)
+
+
+def _dumps_init(init_function: Callable[[], dict[str, Any]]) -> bytes:
+    import cloudpickle  # here: importing it costs ~15 ms, which a fresh process need not pay before its first call
+
+    return cloudpickle.dumps((init_function, (), {}))
 
 
 def _positive_or_none(name: str, value: Any) -> None:
@@ -102,7 +106,7 @@ class SingleNodeExecutor(BaseExecutor):
                     f"max_cores={max_cores} is less than the {policy.default_cost} cores one worker needs "
                     f"(cores x threads_per_core of resource_dict)"
                 )
-            init_payload = cloudpickle.dumps((init_function, (), {})) if init_function is not None else None
+            init_payload = _dumps_init(init_function) if init_function is not None else None
             per_worker = gpus.needed(policy.defaults)
             devices = launch.devices() if per_worker else []
             if per_worker and workers * per_worker > len(devices):
@@ -110,11 +114,19 @@ class SingleNodeExecutor(BaseExecutor):
                     f"{workers} workers x {per_worker} GPU(s) each need {workers * per_worker} GPUs, but this machine "
                     f"offers {len(devices)}: {devices or 'none'}"
                 )
-            worker_resources = {**policy.defaults, "cwd": self._absolute(policy.defaults.get("cwd"))}
-            scheduler: Any = BlockScheduler(launch, workers, policy.default_cost, worker_resources, init_payload, restart_limit)
-        else:
-            workers = capacity
-            scheduler = PerCallScheduler(launch, capacity, policy.defaults)
+        # Everything is checked: start the fork server's template now, so that its start-up overlaps with the
+        # rest (the scheduler thread imports pyzmq and binds the channel, the caller submits).
+        launch.prepare()
+        try:
+            if block_allocation:
+                worker_resources = {**policy.defaults, "cwd": self._absolute(policy.defaults.get("cwd"))}
+                scheduler: Any = BlockScheduler(launch, workers, policy.default_cost, worker_resources, init_payload, restart_limit)
+            else:
+                workers = capacity
+                scheduler = PerCallScheduler(launch, capacity, policy.defaults)
+        except BaseException:
+            launch.close()
+            raise
         info = {
             "max_workers": workers,
             "max_cores": max_cores,

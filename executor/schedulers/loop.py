@@ -28,12 +28,16 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from typing import Any, Protocol
-
-import zmq
+from typing import TYPE_CHECKING, Any, Protocol
 
 from executor.schedulers.results import fail
 from executor.tasks.task import Task
+
+if TYPE_CHECKING:
+    import zmq
+
+
+_POLLIN = 1  # zmq.POLLIN (also select.POLLIN), a plain int so that importing this module does not import pyzmq
 
 
 class LoopPolicy(Protocol):
@@ -161,11 +165,15 @@ class EventLoop:
         heapq.heappush(self.queue, (-task.priority, task.seq, task))
 
     def _run(self) -> None:
-        poller = zmq.Poller()
-        poller.register(self._wake_r, zmq.POLLIN)
         handlers: dict[Any, Callable[[], None]] = {}
         wake_r = self._wake_r
         try:
+            # Imported here, on this thread: pyzmq takes ~27 ms to import, which a fresh process then spends
+            # while the caller goes on and the fork server's template starts (see docs/performance.md).
+            import zmq
+
+            poller = zmq.Poller()
+            poller.register(self._wake_r, zmq.POLLIN)
             while True:
                 handlers = self._register(poller, handlers)
                 for source, _ in poller.poll(self._poll_timeout()):
@@ -201,7 +209,7 @@ class EventLoop:
             for source in registered.keys() - current.keys():
                 poller.unregister(source)
             for source in current.keys() - registered.keys():
-                poller.register(source, zmq.POLLIN)
+                poller.register(source, _POLLIN)
         return dict(current)
 
     def _poll_timeout(self) -> int | None:
