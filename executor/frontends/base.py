@@ -19,7 +19,7 @@ from concurrent.futures import Executor, Future
 from typing import TYPE_CHECKING, Any
 
 from executor import telemetry
-from executor.schedulers.base import Scheduler, fail
+from executor.schedulers.results import fail
 from executor.tasks import dependencies
 from executor.tasks.batched import batched
 from executor.tasks.resources import ResourcePolicy, cost
@@ -27,8 +27,9 @@ from executor.tasks.serialize import dumps_call
 from executor.tasks.signature import accepted_names
 from executor.tasks.task import CacheEntry, Task
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the scheduler modules are imported by the subclass, after it started its workers' template
     from executor.graph import CallLog, PlotMode
+    from executor.schedulers.base import Scheduler
 
 _live: weakref.WeakSet[Scheduler] = weakref.WeakSet()
 

@@ -14,8 +14,6 @@ from typing import Any
 
 from executor.frontends.base import BaseExecutor
 from executor.host import usable_cores
-from executor.schedulers.block import BlockScheduler
-from executor.schedulers.per_call import PerCallScheduler
 from executor.spawners import gpus
 from executor.spawners.launch import LocalLaunch
 from executor.tasks.resources import Limits, ResourcePolicy
@@ -118,6 +116,9 @@ class SingleNodeExecutor(BaseExecutor):
         # rest (the scheduler thread imports pyzmq and binds the channel, the caller submits).
         launch.prepare()
         try:
+            from executor.schedulers.block import BlockScheduler
+            from executor.schedulers.per_call import PerCallScheduler
+
             if block_allocation:
                 worker_resources = {**policy.defaults, "cwd": self._absolute(policy.defaults.get("cwd"))}
                 scheduler: Any = BlockScheduler(launch, workers, policy.default_cost, worker_resources, init_payload, restart_limit)
