@@ -24,7 +24,7 @@ def two_devices(monkeypatch):
 @pytest.fixture
 def no_nvidia_smi(monkeypatch):
     real = shutil.which
-    monkeypatch.setattr(gpus.shutil, "which", lambda name, *a, **k: None if name == "nvidia-smi" else real(name, *a, **k))
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None if name == "nvidia-smi" else real(name, *a, **k))
 
 
 def test_concurrent_calls_get_distinct_devices(executors, two_devices):
