@@ -10,7 +10,6 @@ import rescalls
 from reshelpers import needs_mpi, shut_down_within
 
 from executor import SingleNodeExecutor
-from executor.spawners import gpus
 
 pytestmark = pytest.mark.timeout(60)
 
