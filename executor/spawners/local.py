@@ -61,6 +61,7 @@ class ForkServerSpawner:
         self._sent: dict[str, Any] = {}
         self._losses = 0
         self._closed = False
+        self.generation = 0  # bumped whenever the environment, cwd or sys.path sent to the template changes
         self._start()
         if address is not None and key is not None:
             self.configure(address, key)
@@ -99,6 +100,7 @@ class ForkServerSpawner:
         if self._sent.get(kind) != value:
             write_message(self._requests, (kind, value))
             self._sent[kind] = value
+            self.generation += 1  # workers forked before this saw something else
 
     def in_sync(self) -> bool:
         """Whether workers forked now would see the same environment, cwd and sys.path as the last ones."""
