@@ -114,7 +114,8 @@ class SingleNodeExecutor(BaseExecutor):
                 )
         # Everything is checked: start the fork server's template now, so that its start-up overlaps with the
         # rest (the scheduler thread imports pyzmq and binds the channel, the caller submits).
-        launch.prepare()
+        if not (block_allocation and int(policy.defaults.get("cores") or 1) > 1):
+            launch.prepare()  # (block workers of several ranks are MPI jobs: they never use the fork server)
         try:
             from executor.schedulers.block import BlockScheduler
             from executor.schedulers.per_call import PerCallScheduler
