@@ -11,7 +11,8 @@ Layer: schedulers (no channel, no spawner: the policy brings its own event sourc
                                                     │  - queued tasks: a heap by (-priority, submission)
                                                     ┘  - after each wake-up: fire timers, policy.pump()
 
-The thread never sleeps on a fixed interval: it wakes when a message, a process exit, a submission or a timer
+The thread imports pyzmq itself, first thing (its poller waits on ZeroMQ sockets and fds alike), so that
+building an executor does not wait for that import.  The thread never sleeps on a fixed interval: it wakes when a message, a process exit, a submission or a timer
 needs it.  Every future the executor hands out is counted until it is done (``track``, plus the queue and the
 policy's ``busy()``); a shutdown waits for that, then lets the policy stop its workers (``stop()`` until it
 returns True; bounded by the policy's own timers) and ``close()`` everything.  If the loop itself fails, every

@@ -1,7 +1,9 @@
 """Local workers, forked from a pre-imported template process (``executor.worker.forkserver``).
 
-The template is started when the executor is built, so by the time the first call arrives it is (nearly)
-ready.  The parent keeps the template's environment, working directory and ``sys.path`` in step with its own
+The template is started when the executor is built, before the channel exists (``LocalLaunch.prepare``):
+its start-up (an interpreter and the worker's imports) then overlaps with the executor's own work, and
+``configure()`` hands it the channel's address and secret once the scheduler thread has bound it.  So by the
+time the first call arrives it is (nearly) ready.  The parent keeps the template's environment, working directory and ``sys.path`` in step with its own
 before each fork, so a worker sees what a freshly started ``python`` would see from the caller, at the
 moment of the call.
 
