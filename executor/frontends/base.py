@@ -9,22 +9,27 @@ done; a failed input fails the call without running it.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, Future
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from executor import graph, telemetry
+from executor import telemetry
 from executor.frontends.live import live
-from executor.schedulers.base import Scheduler, fail
+from executor.schedulers.results import fail
 from executor.tasks import dependencies
 from executor.tasks.batched import batched
 from executor.tasks.resources import ResourcePolicy, cost
 from executor.tasks.serialize import dumps_call
 from executor.tasks.signature import accepted_names
 from executor.tasks.task import CacheEntry, Task
+
+if TYPE_CHECKING:  # the scheduler modules are imported by the subclass, after it started its workers' template
+    from executor.graph import CallLog, PlotMode
+    from executor.schedulers.base import Scheduler
 
 
 class BaseExecutor(Executor):
@@ -47,8 +52,15 @@ class BaseExecutor(Executor):
         export_workflow_filename: str | None = None,
     ) -> None:
         # Plot mode (nothing runs, the graph is drawn at shutdown) or None; errors here, at construction.
-        self._graph = graph.plot_mode(plot_dependency_graph, plot_dependency_graph_filename, export_workflow_filename, disable_dependencies)
-        self._calls = graph.current()  # pytest --xlib-graph: record calls, states and durations (else None)
+        self._graph: PlotMode | None = None
+        if plot_dependency_graph or plot_dependency_graph_filename is not None or export_workflow_filename is not None:
+            from executor.graph import plot_mode  # only here: a fresh process need not import it to run calls
+
+            self._graph = plot_mode(plot_dependency_graph, plot_dependency_graph_filename, export_workflow_filename, disable_dependencies)
+        # pytest --xlib-graph: record calls, states and durations (else None).  Recording is switched on through
+        # executor.graph, so while nothing imported it no recording can be active.
+        recording = sys.modules.get("executor.graph.calls")
+        self._calls: CallLog | None = recording.current() if recording is not None else None  # type: ignore[attr-defined]
         if self._graph is not None:  # plot mode runs nothing: stop the workers the subclass may have started
             scheduler.shutdown(cancel_futures=True)
         self._scheduler = scheduler

@@ -11,8 +11,10 @@ from __future__ import annotations
 import atexit
 import weakref
 from concurrent.futures import Executor
+from typing import TYPE_CHECKING
 
-from executor.schedulers.base import Scheduler
+if TYPE_CHECKING:  # not imported at run time: a front end imports the schedulers after starting its template
+    from executor.schedulers.base import Scheduler
 
 live: weakref.WeakSet[Scheduler] = weakref.WeakSet()
 

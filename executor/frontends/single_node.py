@@ -12,12 +12,8 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-import cloudpickle
-
 from executor.frontends.base import BaseExecutor, executorlib_info
 from executor.host import usable_cores
-from executor.schedulers.block import BlockScheduler
-from executor.schedulers.per_call import PerCallScheduler
 from executor.spawners import gpus
 from executor.spawners.launch import LocalLaunch
 from executor.tasks.resources import Limits, ResourcePolicy
@@ -27,6 +23,12 @@ def default_hostname_localhost(hostname_localhost: bool | None) -> bool:
     """As documented by executorlib: connect through ``localhost`` by default on macOS, whose firewall blocks
     connections to the machine's own host name."""
     return sys.platform == "darwin" if hostname_localhost is None else bool(hostname_localhost)
+
+
+def _dumps_init(init_function: Callable[[], dict[str, Any]]) -> bytes:
+    import cloudpickle  # here: importing it costs ~15 ms, which a fresh process need not pay before its first call
+
+    return cloudpickle.dumps((init_function, (), {}))
 
 
 def _positive_or_none(name: str, value: Any) -> None:
@@ -110,7 +112,7 @@ class SingleNodeExecutor(BaseExecutor):
                     f"max_cores={max_cores} is less than the {per_worker_cost} cores one worker needs "
                     f"(cores x threads_per_core of resource_dict); pass max_workers to set the number of workers"
                 )
-            init_payload = cloudpickle.dumps((init_function, (), {})) if init_function is not None else None
+            init_payload = _dumps_init(init_function) if init_function is not None else None
             per_worker = gpus.needed(policy.defaults)
             devices = launch.devices() if per_worker else []
             if per_worker and workers * per_worker > len(devices):
@@ -119,7 +121,6 @@ class SingleNodeExecutor(BaseExecutor):
                     f"offers {len(devices)}: {devices or 'none'}"
                 )
             worker_resources = {**policy.defaults, "cwd": self._absolute(policy.defaults.get("cwd"))}
-            scheduler: Any = BlockScheduler(launch, workers, policy.default_cost, worker_resources, init_payload, restart_limit)
             settings: dict[str, Any] = {
                 "init_function": init_function,
                 "queue_join_on_shutdown": False,
@@ -130,14 +131,28 @@ class SingleNodeExecutor(BaseExecutor):
             # One process per call: max_cores (else max_workers, else the CPUs) is the budget of cores in use.
             capacity = max_cores or max_workers or usable_cores()
             policy = ResourcePolicy(resources, Limits(type(self).__name__, capacity, False, launch))
-            scheduler = PerCallScheduler(launch, capacity, policy.defaults)
             settings = {"max_cores": max_cores, "max_workers": max_workers}
+        # Everything is checked: start the fork server's template now, so that its start-up overlaps with the
+        # rest (the scheduler thread imports pyzmq and binds the channel, the caller submits).
+        if not (block_allocation and int(policy.defaults.get("cores") or 1) > 1):
+            launch.prepare()  # (block workers of several ranks are MPI jobs: they never use the fork server)
+        try:
+            from executor.schedulers.block import BlockScheduler
+            from executor.schedulers.per_call import PerCallScheduler
+
+            if block_allocation:
+                scheduler: Any = BlockScheduler(launch, workers, policy.default_cost, worker_resources, init_payload, restart_limit)
+            else:
+                scheduler = PerCallScheduler(launch, capacity, policy.defaults)
+        except BaseException:
+            launch.close()
+            raise
         info = executorlib_info(
             policy.defaults,
             cache_directory=cache_directory,
             hostname_localhost=hostname_localhost,
             log_obj_size=log_obj_size,
-            spawner=type(scheduler.pool.spawners[0]),
+            spawner=launch.spawner_class(policy.defaults),
             **settings,
         )
         try:

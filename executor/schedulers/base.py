@@ -36,10 +36,12 @@ class Scheduler:
     name = "scheduler"
 
     def __init__(self, launch: LaunchPolicy, resources: Mapping[str, Any]) -> None:
-        """``resources``: the executor's default (validated) resources; their spawner starts right away."""
+        """``resources``: the executor's default (validated) resources; their spawner starts as the loop
+        thread's first action (``WorkerPool.open``), so construction returns at once."""
         self.loop = EventLoop(self, self.name)
         self.pool = WorkerPool(self.loop, launch, self, resources)
         self.launch = launch
+        self.loop.post(self.pool.open)  # before anything a subclass posts
 
     def start(self) -> None:
         """Start the loop thread (a subclass calls this at the end of its ``__init__``)."""

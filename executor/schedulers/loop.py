@@ -11,7 +11,8 @@ Layer: schedulers (no channel, no spawner: the policy brings its own event sourc
                                                     │  - queued tasks: a heap by (-priority, submission)
                                                     ┘  - after each wake-up: fire timers, policy.pump()
 
-The thread never sleeps on a fixed interval: it wakes when a message, a process exit, a submission or a timer
+The thread imports pyzmq itself, first thing (its poller waits on ZeroMQ sockets and fds alike), so that
+building an executor does not wait for that import.  The thread never sleeps on a fixed interval: it wakes when a message, a process exit, a submission or a timer
 needs it.  Every future the executor hands out is counted until it is done (``track``, plus the queue and the
 policy's ``busy()``); a shutdown waits for that, then lets the policy stop its workers (``stop()`` until it
 returns True; bounded by the policy's own timers) and ``close()`` everything.  If the loop itself fails, every
@@ -31,12 +32,16 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from typing import Any, Protocol
-
-import zmq
+from typing import TYPE_CHECKING, Any, Protocol
 
 from executor.schedulers.results import fail
 from executor.tasks.task import Task
+
+if TYPE_CHECKING:
+    import zmq
+
+
+_POLLIN = 1  # zmq.POLLIN (also select.POLLIN), a plain int so that importing this module does not import pyzmq
 
 
 class LoopPolicy(Protocol):
@@ -198,11 +203,15 @@ class EventLoop:
         heapq.heappush(self.queue, (-task.priority, task.seq, task))
 
     def _run(self) -> None:
-        poller = zmq.Poller()
-        poller.register(self._wake_r, zmq.POLLIN)
         handlers: dict[Any, Callable[[], None]] = {}
         wake_r = self._wake_r
         try:
+            # Imported here, on this thread: pyzmq takes ~27 ms to import, which a fresh process then spends
+            # while the caller goes on and the fork server's template starts (see docs/performance.md).
+            import zmq
+
+            poller = zmq.Poller()
+            poller.register(self._wake_r, zmq.POLLIN)
             while True:
                 handlers = self._register(poller, handlers)
                 for source, _ in poller.poll(self._poll_timeout()):
@@ -238,7 +247,7 @@ class EventLoop:
             for source in registered.keys() - current.keys():
                 poller.unregister(source)
             for source in current.keys() - registered.keys():
-                poller.register(source, zmq.POLLIN)
+                poller.register(source, _POLLIN)
         return dict(current)
 
     def _poll_timeout(self) -> int | None:

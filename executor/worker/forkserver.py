@@ -3,8 +3,9 @@
 Starting a Python worker from scratch costs ~25 ms here (interpreter start and imports); forking this template
 costs ~1 ms, and every worker is still a fresh process of its own.  The template:
 
-* reads requests from stdin (a pipe only the parent holds): the channel config first, then ``spawn``, ``env``,
-  ``cwd``, ``path``, ``kill`` and ``coverage``;
+* reads requests from stdin (a pipe only the parent holds): ``config`` first (in two parts when the parent
+  starts it before binding its channel: the coverage spec at once, the channel's address and secret later;
+  ``spawn`` only comes after both), then ``spawn``, ``env``, ``cwd``, ``path``, ``kill`` and ``coverage``;
 * reports ``ready``, ``spawned``, ``exited`` and ``coverage_off`` events on the file descriptor named on its
   command line;
 * when the config carries a coverage spec (the parent is measured), imports coverage and checks the spec once,
@@ -119,9 +120,9 @@ class _Template:
 
     def _handle(self, request: tuple[Any, ...]) -> None:
         kind = request[0]
-        if kind == "config":
-            self.config = request[1]
-            if self.config.get("coverage"):
+        if kind == "config":  # in parts: the coverage spec at once, the channel's address and key when bound
+            self.config.update(request[1])
+            if request[1].get("coverage"):
                 from executor.coverage import worker as coverage_worker
 
                 problem = coverage_worker.prepare(self.config["coverage"])
