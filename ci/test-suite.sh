@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash ci/setup-venv.sh all
+bash ci/install-graphviz.sh
 .venv/bin/python -m pytest "$@"

@@ -2,6 +2,19 @@
 
 Names are loaded lazily (PEP 562) so that worker processes, which import ``executor.worker``, do not pay for
 the front-end modules they never use.
+
+Layers, top to bottom; a module imports only from its own layer and those below (checked by
+``tests/executor/test_executor_layers.py``)::
+
+    cli, api, this package      entry points
+    frontends                   executors: validate parameters, pick one launch policy and one scheduler
+    schedulers                  loop (thread, timers, LoopPolicy), pool (workers behind the channel),
+                                results (futures, error log, cache store), per_call / block policies
+    spawners                    launch policies (launch.py), fork server, LaunchedSpawner (mpiexec, srun ...)
+    worker                      code that runs inside worker processes
+    channel, coverage, tasks,   wire format and sockets, coverage of workers, call records and resources,
+    cache                       the HDF5 cache
+    host, errors, telemetry     facts and exceptions every layer shares
 """
 
 from __future__ import annotations

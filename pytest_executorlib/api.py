@@ -14,7 +14,7 @@ from pytest_executorlib.fixtures import ExecutorFactory
 from pytest_executorlib.markers import MARKERS
 from pytest_executorlib.options import SETTINGS
 
-API_VERSION: Final = "1.1"  # 1.1: mock_slurm fixture and marker, the MockSlurm control API
+API_VERSION: Final = "1.2"  # 1.1: --xlib-graph; 1.2: mock_slurm fixture and marker, the MockSlurm control API
 
 #: fixture name -> (scope, type, what the test gets)
 FIXTURES: Final[dict[str, tuple[str, str, str]]] = {

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import pytest
 
 from pytest_executorlib.backends import executor_class
+from pytest_executorlib import graphs
 from pytest_executorlib.cleanup import begin_test
 from pytest_executorlib.mocks.slurm.cluster import MockSlurm
 from pytest_executorlib.mocks.slurm.session import fresh_cluster
@@ -81,6 +82,7 @@ class _Executors:
         self._caches = _test_caches(request)
         self._built: list[Executor] = []
         self.submitted: list[_Submitted] | None = [] if track_futures else None
+        self._log = graphs.log_for(request.node, self._state.graph_dir)
 
     def _register(self, directory: Any) -> None:
         if directory:
@@ -93,7 +95,8 @@ class _Executors:
         kwargs.setdefault("cache_directory", str(self._cache_dir))
         self._register(kwargs["cache_directory"])
         self._register((kwargs.get("resource_dict") or {}).get("cache_directory"))
-        built: Executor = cls(**kwargs)
+        with graphs.building(self._log, state.impl):
+            built: Executor = cls(**kwargs)
         self._instrument(built)
         self._built.append(built)
         state.open_executors.add(built)
@@ -102,13 +105,15 @@ class _Executors:
     def _instrument(self, built: Executor) -> None:
         """Wrap ``submit`` on the instance: register resource_dict cache directories, remember futures."""
         original = built.submit
-        register, submitted = self._register, self.submitted
+        register, submitted, record = self._register, self.submitted, graphs.wrapper_records(self._log, self._state.impl)
 
         def submit(fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
             resource_dict = kwargs.get("resource_dict")
             if isinstance(resource_dict, dict):
                 register(resource_dict.get("cache_directory"))
             future = original(fn, *args, **kwargs)
+            if record is not None:
+                record(future, fn, args, {k: v for k, v in kwargs.items() if k != "resource_dict"})
             if submitted is not None:
                 if len(submitted) >= _PRUNE_AT:  # do not keep the results of many finished calls alive
                     submitted[:] = [s for s in submitted if not s.future.done()]

@@ -7,11 +7,10 @@ runs; :data:`MARKERS` is the registration text (``pytest --markers``), so ``--st
 from __future__ import annotations
 
 import importlib.util
-import os
-import shutil
-import sys
 
 import pytest
+
+from executor.host import mpiexec_path, usable_cores
 
 from pytest_executorlib.backends import BACKENDS, Backend
 
@@ -31,18 +30,13 @@ def register(config: pytest.Config) -> None:
 
 
 def find_mpiexec() -> str | None:
-    """Where executors find ``mpiexec``: beside this interpreter (the ``mpich`` wheel in a virtual environment
-    that is not activated; the reference executor looks there first), else on PATH (all implementations)."""
-    beside = os.path.join(os.path.dirname(sys.executable), "mpiexec")
-    return beside if os.access(beside, os.X_OK) else shutil.which("mpiexec")
+    """Where executors find ``mpiexec`` (``executor.host``: beside this interpreter, else on PATH)."""
+    return mpiexec_path()
 
 
 def available_cores() -> int:
     """CPU cores this process may run on (its affinity mask, not the machine's core count)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS and Windows have no affinity mask
-        return os.cpu_count() or 1
+    return usable_cores()
 
 
 def _mpi_skip_reason(ranks: int, oversubscribe: bool) -> str | None:

@@ -96,6 +96,16 @@ SETTINGS: tuple[Setting, ...] = (
         kind="flag",
         help="Run mpi(ranks=N) tests even when N exceeds the CPU cores available to this process",
     ),
+    Setting(
+        name="graph",
+        flag="--xlib-graph",
+        env="XLIB_GRAPH",
+        ini="xlib_graph",
+        default="",
+        metavar="DIR",
+        help="Write into DIR, for each test that used the executor fixtures, the graph of its calls with each "
+        "call's state and duration (<test>.json, .dot, and .svg when Graphviz is installed)",
+    ),
 )
 
 
@@ -117,6 +127,7 @@ class Settings:
     strict_cache: Resolved
     worker_coverage: Resolved
     mpi_oversubscribe: Resolved
+    graph: Resolved
 
 
 def add_options(parser: pytest.Parser) -> None:

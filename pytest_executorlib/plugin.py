@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from pytest_executorlib import backends, cleanup, markers, options
+from pytest_executorlib import backends, cleanup, graphs, markers, options
 from pytest_executorlib.fixtures import (  # noqa: F401 - fixtures are found by name on this module
     call_failed_key,
     executor,
@@ -88,6 +88,7 @@ def pytest_configure(config: pytest.Config) -> None:
         is_xdist_controller=_is_xdist_controller(config),
         session_caches=cleanup.begin_test(cwd),
         telemetry_start=telemetry.snapshot() if telemetry is not None else None,
+        graph_dir=graphs.directory(config, settings.graph.value),
     )
     if not settings.worker_coverage.value:
         state.saved_env[_COVERAGE_ENV] = os.environ.get(_COVERAGE_ENV)
@@ -112,7 +113,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def _yes_no(value: str | bool) -> str:
-    return ("yes" if value else "no") if isinstance(value, bool) else value
+    return ("yes" if value else "no") if isinstance(value, bool) else (value or "off")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -130,6 +131,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
                 ("strict-cache", s.strict_cache),
                 ("worker-coverage", s.worker_coverage),
                 ("mpi-oversubscribe", s.mpi_oversubscribe),
+                ("graph", s.graph),
             )
         ),
     ]
@@ -196,6 +198,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         return (yield)
     finally:
         # Function-scoped fixtures (and the executors they built) are torn down by now.
+        graphs.write(item, state.graph_dir)
         found = _candidates(state, caches, scan_cwd=not state.is_xdist_worker)
         if found:
             basetemp = _basetemp(item.config)

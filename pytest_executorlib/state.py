@@ -75,6 +75,7 @@ class SessionState:
     #: executors built by the fixtures and not shut down yet (closed before pytest-cov combines)
     open_executors: weakref.WeakSet[Any] = field(default_factory=weakref.WeakSet)
     saved_env: dict[str, str | None] = field(default_factory=dict)
+    graph_dir: str | None = None  # --xlib-graph: where each test's call graph is written (None: off)
 
 
 session_key = pytest.StashKey[SessionState]()

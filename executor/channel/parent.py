@@ -1,7 +1,8 @@
 """Parent side of the worker channel: one ZeroMQ ROUTER socket per executor.
 
-Workers connect with a random identity; the socket is bound to the loopback interface unless a launcher needs
-workers on other hosts.  ``receive()`` silently drops any frame that fails authentication (see ``framing``), so a
+Layer: channel.  Workers connect with a random identity; the socket is bound to the loopback interface unless
+the launch policy says workers run on other hosts (``remote_workers``, e.g. srun across nodes): then it is bound
+to the address this host's name resolves to, and workers connect through the host name.  ``receive()`` silently drops any frame that fails authentication (see ``framing``), so a
 foreign connection can neither get a pickle loaded nor stall the real traffic.
 """
 
@@ -23,15 +24,18 @@ _RCVMORE = int(zmq.RCVMORE)
 
 
 def bind_host(remote_workers: bool, hostname_localhost: bool) -> tuple[str, str]:
-    """Return ``(bind address, address workers connect to)``.
+    """Return ``(bind address, host workers connect to)``.
 
     Local workers always use loopback.  Workers on other hosts (srun/flux across nodes) need an interface they
-    can reach: the address this host's name resolves to, unless ``hostname_localhost`` asks for loopback.
+    can reach: the address this host's name resolves to, unless ``hostname_localhost`` asks for loopback.  Where
+    the name resolves to a loopback address (Debian's ``127.0.1.1`` entry in /etc/hosts), no single interface
+    is known to be reachable, so the socket listens on all of them (every frame is still authenticated).
     """
     if not remote_workers or hostname_localhost:
         return LOOPBACK, LOOPBACK
     name = socket.gethostname()
-    return socket.gethostbyname(name), name
+    address = socket.gethostbyname(name)
+    return ("0.0.0.0" if address.startswith("127.") else address), name
 
 
 class ParentChannel:

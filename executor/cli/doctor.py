@@ -34,10 +34,9 @@ def _workers() -> tuple[str, str]:
 
 
 def _cores() -> tuple[str, str]:
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count() or 1
+    from executor.host import usable_cores
+
+    usable = usable_cores()
     total = os.cpu_count() or usable
     detail = f"{usable} CPU cores usable by this process ({total} on the machine): the default max_cores"
     return ("ok" if usable > 1 else "warn"), detail + ("" if usable > 1 else "; calls will run one at a time")
@@ -64,8 +63,11 @@ def _extra(module: str, extra: str, purpose: str) -> Check:
 
 
 def _coverage() -> tuple[str, str]:
-    if os.environ.get("XLIB_WORKER_COVERAGE") == "0":
-        return "ok", "worker coverage switched off by XLIB_WORKER_COVERAGE=0"
+    from executor.host import COVERAGE_OPT_OUT_VARIABLE, coverage_opted_out
+
+    if coverage_opted_out():  # the same values the executor accepts: 0, false, no, off
+        value = os.environ.get(COVERAGE_OPT_OUT_VARIABLE, "")
+        return "ok", f"worker coverage switched off by {COVERAGE_OPT_OUT_VARIABLE}={value}"
     if importlib.util.find_spec("coverage") is None:
         return "ok", "coverage not installed: workers run unmeasured (install it to measure them)"
     return "ok", "workers are measured automatically whenever this process runs under coverage"

@@ -10,7 +10,9 @@ import os
 import sys
 import warnings
 
-OPT_OUT_VARIABLE = "XLIB_WORKER_COVERAGE"  # "0", "false", "no" or "off": workers are not measured
+from executor.host import COVERAGE_OPT_OUT_VARIABLE, coverage_opted_out
+
+OPT_OUT_VARIABLE = COVERAGE_OPT_OUT_VARIABLE  # "0", "false", "no" or "off": workers are not measured
 CONFIG_VARIABLE = "XLIB_COVERAGE_CONFIG"  # the spec, for workers exec'd by a launcher (holds no secret)
 # coverage's own start-up variables: its ``.pth`` file starts coverage in any Python process that has one
 # (and pytest-cov < 4 installed a ``.pth`` that did the same with its ``COV_CORE_*`` variables).
@@ -19,7 +21,6 @@ STARTUP_PREFIXES = ("COV_CORE_",)
 # Coverage.current() (5.0), CoverageConfig.serialize() and ":data:" configurations (7.10).
 MINIMUM_VERSION = (7, 10)
 
-_OFF = frozenset({"0", "false", "no", "off"})
 _warned: set[str] = set()
 
 
@@ -30,7 +31,7 @@ class WorkerCoverageWarning(UserWarning):
 def opted_out(setting: bool | None) -> bool:
     """``worker_coverage=False``, or ``None`` with ``XLIB_WORKER_COVERAGE=0`` (``True`` ignores the variable)."""
     if setting is None:
-        return os.environ.get(OPT_OUT_VARIABLE, "").strip().lower() in _OFF
+        return coverage_opted_out()
     return not setting
 
 

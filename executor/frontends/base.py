@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
 from typing import Any
 
-from executor import telemetry
+from executor import graph, telemetry
 from executor.schedulers.base import Scheduler, fail
 from executor.tasks import dependencies
 from executor.tasks.batched import batched
@@ -50,7 +50,11 @@ def _shutdown_at_exit() -> None:
 
 
 class BaseExecutor(Executor):
-    """Shared front end of all executors (``submit``, ``map``, ``shutdown``, ``batched``, properties)."""
+    """Shared front end of all executors (``submit``, ``map``, ``shutdown``, ``batched``, properties).
+
+    Subclasses pass executorlib's ``plot_dependency_graph``, ``plot_dependency_graph_filename`` and
+    ``export_workflow_filename`` on to this constructor (plot mode: see ``executor.graph``).
+    """
 
     def __init__(
         self,
@@ -60,7 +64,15 @@ class BaseExecutor(Executor):
         disable_dependencies: bool,
         info: dict[str, Any],
         cache_directory: str | os.PathLike[str] | None = None,
+        plot_dependency_graph: bool = False,
+        plot_dependency_graph_filename: str | None = None,
+        export_workflow_filename: str | None = None,
     ) -> None:
+        # Plot mode (nothing runs, the graph is drawn at shutdown) or None; errors here, at construction.
+        self._graph = graph.plot_mode(plot_dependency_graph, plot_dependency_graph_filename, export_workflow_filename, disable_dependencies)
+        self._calls = graph.current()  # pytest --xlib-graph: record calls, states and durations (else None)
+        if self._graph is not None:  # plot mode runs nothing: stop the workers the subclass may have started
+            scheduler.shutdown(cancel_futures=True)
         self._scheduler = scheduler
         self._cache_directory = cache_directory
         self._caches: dict[str, Any] = {}
@@ -78,7 +90,7 @@ class BaseExecutor(Executor):
     # ---- submission -------------------------------------------------------------------------------------
     def submit(self, fn: Callable[..., Any], /, *args: Any, resource_dict: dict[str, Any] | None = None, **kwargs: Any) -> Future[Any]:
         """Schedule ``fn(*args, **kwargs)`` and return its Future (see ``resource_dict`` keys in the docs)."""
-        if self._closed or not self._scheduler.accepting:
+        if self._closed or (self._graph is None and not self._scheduler.accepting):
             raise RuntimeError("cannot schedule new futures after shutdown")
         if not callable(fn):
             raise TypeError(f"submit() needs a callable as its first argument, got {fn!r}")
@@ -89,6 +101,8 @@ class BaseExecutor(Executor):
             )
         resources = self._policy.for_call(resource_dict)
         resources = self._prepare(resources)
+        if self._graph is not None:
+            return self._graph.submit(fn, args, kwargs)
         inputs = dependencies.find_futures(kwargs, dependencies.find_futures(args, []))
         if inputs and self._disable_dependencies:
             raise ValueError(
@@ -96,6 +110,8 @@ class BaseExecutor(Executor):
                 f"got {len(inputs)} Future(s) in the arguments of {_name(fn)}()"
             )
         future: Future[Any] = Future()
+        if self._calls is not None:
+            self._calls.add(future, fn, args, kwargs)
         if inputs and not all(f.done() for f in inputs):
             # Pickle now with the inputs left out, so an unpicklable function or argument fails here, in the
             # caller's line, not later in a callback (the inputs' results are checked when they arrive).
@@ -143,6 +159,8 @@ class BaseExecutor(Executor):
             key = cache.key(fn, args, kwargs, resources.get("cache_key"))
             hit, value = cache.lookup(key)
             if hit:
+                if self._calls is not None:
+                    self._calls.cache_hit(future)
                 future.set_result(value)
                 telemetry.record("cache_hits")
                 return future
@@ -216,6 +234,8 @@ class BaseExecutor(Executor):
             self._scheduler.shutdown(cancel_futures)
         if wait:
             self._scheduler.join()
+        if self._graph is not None:
+            self._graph.finish()
 
     def __exit__(self, *exc_info: Any) -> None:
         self.shutdown(wait=True)

@@ -1,8 +1,11 @@
-"""``SingleNodeExecutor``: run calls in worker processes on this machine."""
+"""``SingleNodeExecutor``: run calls in worker processes on this machine.
+
+Layer: frontends (the top).  It validates its parameters, picks the launch policy once (``LocalLaunch``: fork
+server for one rank, mpiexec for MPI calls) and a scheduler (one process per call, or block allocation).
+"""
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 import warnings
@@ -12,67 +15,18 @@ from typing import Any
 import cloudpickle
 
 from executor.frontends.base import BaseExecutor
+from executor.host import usable_cores
 from executor.schedulers.block import BlockScheduler
 from executor.schedulers.per_call import PerCallScheduler
-from executor.spawners import gpus, mpiexec
-from executor.spawners.environment import worker_environment
-from executor.spawners.local import ForkServerSpawner
+from executor.spawners import gpus
+from executor.spawners.launch import LocalLaunch
 from executor.tasks.resources import Limits, ResourcePolicy
-
-
-def available_cores() -> int:
-    """CPUs this process may run on (its affinity mask, which batch systems set), else the machine's count."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
 
 
 def default_hostname_localhost(hostname_localhost: bool | None) -> bool:
     """As documented by executorlib: connect through ``localhost`` by default on macOS, whose firewall blocks
     connections to the machine's own host name."""
     return sys.platform == "darwin" if hostname_localhost is None else bool(hostname_localhost)
-
-
-class LocalLimits:
-    """Why this machine-local executor cannot honour some resources (``None`` if it can)."""
-
-    def __init__(self) -> None:
-        self._devices: list[str] | None = None
-
-    @property
-    def devices(self) -> list[str]:
-        if self._devices is None:  # looked up once, and only when a call asks for GPUs
-            self._devices = gpus.visible_devices()
-        return self._devices
-
-    def __call__(self, resources: dict[str, Any]) -> str | None:
-        if resources.get("cores", 1) > 1:
-            mpiexec.require_mpi()  # ImportError naming the 'mpi' extra, raised at submit()
-        message = local_unsupported(resources)
-        if message is None and gpus.needed(resources) > len(self.devices):
-            return (
-                f"the call asks for {gpus.needed(resources)} GPU(s) (cores x gpus_per_core) but this machine offers "
-                f"{len(self.devices)}: {self.devices or 'none'} (from CUDA_VISIBLE_DEVICES, else nvidia-smi)"
-            )
-        return message
-
-
-def local_unsupported(resources: dict[str, Any]) -> str | None:
-    """Why this machine-local executor cannot honour ``resources`` (``None`` if it can)."""
-    if (resources.get("num_nodes") or 1) > 1:
-        return (
-            f"num_nodes={resources['num_nodes']} needs several compute nodes; SingleNodeExecutor runs on this machine "
-            "only: use SlurmJobExecutor, SlurmClusterExecutor, FluxJobExecutor or FluxClusterExecutor"
-        )
-    if resources.get("exclusive"):
-        return (
-            "exclusive=True reserves whole compute nodes, which SingleNodeExecutor cannot do: use SlurmJobExecutor, "
-            "SlurmClusterExecutor, FluxJobExecutor or FluxClusterExecutor"
-        )
-    if resources.get("slurm_cmd_args"):
-        return "slurm_cmd_args are passed to srun: use SlurmJobExecutor or SlurmClusterExecutor, not SingleNodeExecutor"
-    return None
 
 
 def _positive_or_none(name: str, value: Any) -> None:
@@ -128,11 +82,6 @@ class SingleNodeExecutor(BaseExecutor):
                 "wait=False (leave calls running after the Python process ends) is only supported by "
                 "SlurmClusterExecutor and FluxClusterExecutor"
             )
-        if plot_dependency_graph or plot_dependency_graph_filename or export_workflow_filename:
-            raise NotImplementedError(
-                "plotting or exporting the dependency graph is not supported by this reference executor; "
-                "executorlib itself offers it"
-            )
         if init_function is not None and cache_directory is not None:
             warnings.warn(
                 "init_function and cache_directory together: the cache key does not include the state the "
@@ -140,16 +89,14 @@ class SingleNodeExecutor(BaseExecutor):
                 stacklevel=2,
             )
         hostname_localhost = default_hostname_localhost(hostname_localhost)
-        capacity = max_cores or max_workers or available_cores()
+        capacity = max_cores or max_workers or usable_cores()
         resources = dict(resource_dict or {})
         if openmpi_oversubscribe:
             resources["openmpi_oversubscribe"] = True
-        limits = LocalLimits()
-        policy = ResourcePolicy(resources, Limits(type(self).__name__, capacity, block_allocation, limits))
-        spawner = functools.partial(ForkServerSpawner, coverage=worker_coverage)
-        mpi_spawner = functools.partial(mpiexec.MpiExecSpawner, coverage=worker_coverage)
+        launch = LocalLaunch(type(self).__name__, coverage=worker_coverage)
+        policy = ResourcePolicy(resources, Limits(type(self).__name__, capacity, block_allocation, launch))
         if block_allocation:
-            workers = (max_cores // policy.default_cost) if max_cores else (max_workers or available_cores() // policy.default_cost)
+            workers = (max_cores // policy.default_cost) if max_cores else (max_workers or usable_cores() // policy.default_cost)
             if workers < 1:
                 raise ValueError(
                     f"max_cores={max_cores} is less than the {policy.default_cost} cores one worker needs "
@@ -157,35 +104,17 @@ class SingleNodeExecutor(BaseExecutor):
                 )
             init_payload = cloudpickle.dumps((init_function, (), {})) if init_function is not None else None
             per_worker = gpus.needed(policy.defaults)
-            if per_worker and workers * per_worker > len(limits.devices):
+            devices = launch.devices() if per_worker else []
+            if per_worker and workers * per_worker > len(devices):
                 raise ValueError(
                     f"{workers} workers x {per_worker} GPU(s) each need {workers * per_worker} GPUs, but this machine "
-                    f"offers {len(limits.devices)}: {limits.devices or 'none'}"
+                    f"offers {len(devices)}: {devices or 'none'}"
                 )
-            base_env = worker_environment(policy.defaults)
-            devices = limits.devices if per_worker else []
-            scheduler: Any = BlockScheduler(
-                spawner,
-                workers,
-                policy.default_cost,
-                lambda i: {**base_env, **gpus.environment(devices[i * per_worker : (i + 1) * per_worker])},
-                self._absolute(policy.defaults.get("cwd")),
-                init_payload,
-                restart_limit,
-                ranks=policy.defaults["cores"],
-                oversubscribe=policy.defaults["openmpi_oversubscribe"],
-                mpi_spawner_factory=mpi_spawner,
-            )
+            worker_resources = {**policy.defaults, "cwd": self._absolute(policy.defaults.get("cwd"))}
+            scheduler: Any = BlockScheduler(launch, workers, policy.default_cost, worker_resources, init_payload, restart_limit)
         else:
             workers = capacity
-            scheduler = PerCallScheduler(
-                spawner,
-                capacity,
-                lambda task: worker_environment(task.resources),
-                worker_environment(policy.defaults),
-                devices=lambda: limits.devices,
-                mpi_spawner_factory=mpi_spawner,
-            )
+            scheduler = PerCallScheduler(launch, capacity, policy.defaults)
         info = {
             "max_workers": workers,
             "max_cores": max_cores,
@@ -199,7 +128,14 @@ class SingleNodeExecutor(BaseExecutor):
         }
         try:
             super().__init__(
-                scheduler, policy, disable_dependencies=disable_dependencies, info=info, cache_directory=cache_directory
+                scheduler,
+                policy,
+                disable_dependencies=disable_dependencies,
+                info=info,
+                cache_directory=cache_directory,
+                plot_dependency_graph=plot_dependency_graph,
+                plot_dependency_graph_filename=plot_dependency_graph_filename,
+                export_workflow_filename=export_workflow_filename,
             )
         except BaseException:  # e.g. a cache directory without h5py: no worker process may outlive this error
             scheduler.shutdown(cancel_futures=True)

@@ -1,5 +1,7 @@
 """Block allocation: ``max_workers`` persistent workers that each run many calls.
 
+Layer: schedulers (a ``Scheduler`` policy: see ``base``).
+
 Workers get calls in batches so the next call is already in the worker when the current one ends: a round trip
 per call would cap throughput at a few thousand calls/s.  How many calls a worker may hold is adaptive: as many
 as fit in ``BACKLOG_BUDGET`` seconds of its recently measured time per call (at least 1, at most 64), and 1 until
@@ -8,18 +10,23 @@ time, so they never queue up in one worker while another idles, and a higher-pri
 still starts before them.  Priorities order the calls not yet handed to a worker.  A worker that dies is replaced under
 the same ``executorlib_worker_id``; the call it was running is retried on the replacement up to
 ``restart_limit`` times, then fails with ``ExecutorlibSocketError``; the calls queued behind it are not lost.
+A worker whose ``init_function`` raised (INITERR) gets no calls; once every worker is in that state, queued calls
+fail with the init_function's own exception, its traceback saying which worker it came from.
 """
 
 from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Callable
+from collections.abc import Mapping
+from typing import Any
 
 from executor.channel import messages as m
 from executor.errors import WorkerStartError
-from executor.schedulers.base import Scheduler, Worker, fail, lost_call_error, start_failure_error
-from executor.spawners.base import Spawner
+from executor.schedulers.base import Scheduler, Worker
+from executor.schedulers.results import fail, lost_call_error, resolve, start_failure_error
+from executor.spawners.gpus import needed as gpu_count
+from executor.spawners.launch import LaunchPolicy
 from executor.tasks.task import Task
 
 # Calls in flight per worker.  Measured here with trivial calls and 2 workers (benchmarks/throughput.py):
@@ -37,30 +44,27 @@ class BlockScheduler(Scheduler):
 
     def __init__(
         self,
-        spawner_factory: Callable[[str, bytes], Spawner],
+        launch: LaunchPolicy,
         workers: int,
         cost: int,
-        env: Callable[[int], dict[str, str]],
-        cwd: str | None,
+        resources: Mapping[str, Any],
         init_payload: bytes | None,
         restart_limit: int,
-        ranks: int = 1,
-        oversubscribe: bool = False,
-        mpi_spawner_factory: Callable[[str, bytes], Spawner] | None = None,
     ) -> None:
-        self._ranks = ranks
-        self._oversubscribe = oversubscribe
+        """``resources``: every worker's (validated) resources, ``cwd`` made absolute; ``cost``: its slots."""
         self._target = workers
         self._cost = cost
-        self._env = env
-        self._cwd = cwd
+        self._resources = resources
+        self._cwd = resources.get("cwd")
+        self._per_worker_gpus = gpu_count(resources)
         self._init_payload = init_payload
         self._restart_limit = restart_limit
         self._start_failures = 0
         self._by_id: dict[int, Worker] = {}
         self._start_error: WorkerStartError | None = None
-        super().__init__(spawner_factory, mpi_spawner_factory)
+        super().__init__(launch, resources)
         self.post(lambda: self._resize(workers))
+        self.start()
 
     @property
     def workers(self) -> int:
@@ -72,39 +76,65 @@ class BlockScheduler(Scheduler):
 
     def _resize(self, workers: int) -> None:
         for worker_id in range(workers):
-            if worker_id not in self._by_id and not self._stopping:
+            if worker_id not in self._by_id and not self.loop.stopping:
                 self._spawn(worker_id)
         for worker_id in [i for i in self._by_id if i >= workers]:
             worker = self._by_id.pop(worker_id)
             worker.stopping = True
             if not worker.inflight:
-                self.stop_worker(worker)
+                self.pool.stop_worker(worker)
+
+    def _env(self, worker_id: int) -> dict[str, str]:
+        """Thread counts, and the worker's own slice of the GPUs (``executorlib_worker_id`` i gets slice i)."""
+        n = self._per_worker_gpus
+        devices = self.launch.devices()[worker_id * n : (worker_id + 1) * n] if n else []
+        return self.launch.environment(self._resources, devices)
 
     def _spawn(self, worker_id: int) -> None:
         try:
-            self._by_id[worker_id] = self._start_worker(
-                worker_id, self._cost, False, self._env(worker_id), self._cwd, self._ranks, self._oversubscribe
+            self._by_id[worker_id] = self.pool.start_worker(
+                worker_id, self._cost, False, self._resources, self._env(worker_id), self._cwd
             )
         except WorkerStartError as error:
             self._give_up(error)
 
     def _give_up(self, error: WorkerStartError) -> None:
         self._start_error = error
-        for _, _, task in self._queue:
+        for _, _, task in self.loop.queue:
             fail(task.future, error)
-        self._queue.clear()
+        self.loop.queue.clear()
 
-    def _pump(self) -> None:
-        queue = self._queue
+    def _init_failed_everywhere(self) -> bytes | None:
+        """The init_function failure, if every worker is connected and its init_function raised."""
+        workers = list(self._by_id.values())
+        if workers and all(w.connected and w.init_error is not None for w in workers):
+            return workers[0].init_error
+        return None
+
+    def _fail_with_init_error(self, failure: bytes) -> None:
+        queue = self.loop.queue
+        while queue:
+            task = heapq.heappop(queue)[2]
+            if task.dispatched or task.future.set_running_or_notify_cancel():
+                resolve(task, False, failure, context="init_function raised in the worker, so no call can run there")
+
+    def pump(self) -> None:
+        queue = self.loop.queue
         if not queue:
             return
         if self._start_error is not None:
             self._give_up(self._start_error)
             return
+        failure = self._init_failed_everywhere()
+        if failure is not None:
+            self._fail_with_init_error(failure)
+            return
         # Two passes over the workers, fewest calls held first: one call to each idle worker, so idle workers
         # get work before busy ones get a backlog; then top every worker up to its prefetch, one batch each.
         workers = [
-            w for w in self._by_id.values() if w.connected and not (w.stopping or w.dead) and len(w.inflight) < w.prefetch
+            w
+            for w in self._by_id.values()
+            if w.connected and not (w.stopping or w.dead) and len(w.inflight) < w.prefetch and w.init_error is None
         ]
         workers.sort(key=lambda w: len(w.inflight))
         batches: dict[Worker, list[Task]] = {}
@@ -121,23 +151,23 @@ class BlockScheduler(Scheduler):
                         room -= 1
         for worker, batch in batches.items():
             if batch:
-                self.send_calls(worker, batch)
+                self.pool.send_calls(worker, batch)
 
-    def _worker_ready(self, worker: Worker) -> None:
+    def worker_ready(self, worker: Worker) -> None:
         self._start_failures = 0
         if self._init_payload is not None:
-            self.send(worker, (m.INIT, self._init_payload))
+            self.pool.send(worker, (m.INIT, self._init_payload))
 
-    def _task_done(self, worker: Worker, task: Task) -> None:
+    def task_done(self, worker: Worker, task: Task) -> None:
         now = time.monotonic()
         took = now - max(worker.last_done, task.sent_at)
         worker.last_done = now
         worker.per_call = took if worker.per_call is None else 0.8 * worker.per_call + 0.2 * took
         worker.prefetch = min(MAX_PREFETCH, max(MIN_PREFETCH, int(BACKLOG_BUDGET / max(worker.per_call, 1e-6))))
         if worker.stopping and not worker.inflight:
-            self.stop_worker(worker)
+            self.pool.stop_worker(worker)
 
-    def _worker_lost(self, worker: Worker, lost: list[Task], how: str) -> None:
+    def worker_lost(self, worker: Worker, lost: list[Task], how: str) -> None:
         if self._by_id.get(worker.worker_id) is worker:
             del self._by_id[worker.worker_id]
         if not worker.connected:
@@ -152,8 +182,8 @@ class BlockScheduler(Scheduler):
                     self.fail_task(running, lost_call_error(running, how))
                     lost = lost[1:]
             for task in lost:  # back to the queue, still marked running, in their original order
-                heapq.heappush(self._queue, (-task.priority, task.seq, task))
-        if worker.stopping or self._stopping or worker.worker_id >= self._target:
+                self.loop.requeue(task)
+        if worker.stopping or self.loop.stopping or worker.worker_id >= self._target:
             return
         if self._start_failures >= MAX_START_FAILURES:
             self._give_up(start_failure_error(how))

@@ -1,5 +1,7 @@
 """One fresh worker process per call (the default mode).
 
+Layer: schedulers (a ``Scheduler`` policy: see ``base``).
+
 Concurrency is bounded by slots: a call takes ``cores * threads_per_core`` of the executor's ``max_cores``
 (or ``max_workers``, or the CPUs this process may use).  Queued calls start strictly by priority, then
 submission order; a call waits (no busy loop: the scheduler sleeps until a slot frees) while the one ahead of
@@ -16,13 +18,14 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Mapping
+from typing import Any
 
 from executor.errors import WorkerStartError
-from executor.schedulers.base import Scheduler, Worker, fail, lost_call_error
-from executor.spawners.base import Spawner
-from executor.spawners.gpus import environment as gpu_environment
+from executor.schedulers.base import Scheduler, Worker
+from executor.schedulers.results import fail, lost_call_error
 from executor.spawners.gpus import needed as gpu_count
+from executor.spawners.launch import LaunchPolicy
 from executor.tasks.task import Task
 
 # Idle pre-forked workers kept per executor (never more than its slots).  Two keep a 2-core machine busy with
@@ -33,62 +36,56 @@ SPARES = 2
 MAX_SPARE_FAILURES = 3
 
 
-def ranks(task: Task) -> int:
-    return int(task.resources.get("cores") or 1)
+def ranks_of(resources: Mapping[str, Any]) -> int:
+    return int(resources.get("cores") or 1)
 
 
 class PerCallScheduler(Scheduler):
     name = "per-call"
 
-    def __init__(
-        self,
-        spawner_factory: Callable[[str, bytes], Spawner],
-        capacity: int,
-        worker_env: Callable[[Task], dict[str, str]],
-        default_env: dict[str, str],
-        devices: Callable[[], list[str]] = list,
-        mpi_spawner_factory: Callable[[str, bytes], Spawner] | None = None,
-    ) -> None:
+    def __init__(self, launch: LaunchPolicy, capacity: int, defaults: Mapping[str, Any], spares: int = SPARES) -> None:
+        """``capacity``: slots (cores) at once; ``defaults``: the executor's resources (what spares get)."""
         self.capacity = capacity
         self._free = capacity
-        self._devices = devices
         self._free_devices: list[str] = []
         self._devices_known = False
-        self._worker_env = worker_env
-        self._default_env = default_env
+        # Spares are one-rank workers (an MPI call always gets a job of its own).
+        self._defaults = defaults if ranks_of(defaults) == 1 else {**defaults, "cores": 1}
+        self._default_env = launch.environment(self._defaults, [])
         self._spares: deque[Worker] = deque()
-        self._spare_target = min(SPARES, capacity)
+        self._spare_target = min(spares, capacity)
         self._spare_failures = 0
-        super().__init__(spawner_factory, mpi_spawner_factory)
+        super().__init__(launch, self._defaults)
         self.post(self._refill)
+        self.start()
 
     def _refill(self) -> None:
         """Fork spares one at a time (a burst of forks would compete with the call that is starting)."""
-        while len(self._spares) < self._spare_target and not self._closing and self._spare_failures < MAX_SPARE_FAILURES:
+        while len(self._spares) < self._spare_target and not self.loop.closing and self._spare_failures < MAX_SPARE_FAILURES:
             if any(not spare.connected for spare in self._spares):
                 return
             try:
-                self._spares.append(self._start_worker(0, 0, True, self._default_env, None))
+                self._spares.append(self.pool.start_worker(0, 0, True, self._defaults, self._default_env, None))
             except WorkerStartError:
                 self._spare_failures = MAX_SPARE_FAILURES
                 return
 
     def _take_spare(self, task: Task, env: dict[str, str]) -> Worker | None:
-        if not self._spares or env != self._default_env or task.resources.get("cwd") is not None or ranks(task) > 1:
+        if not self._spares or env != self._default_env or task.resources.get("cwd") is not None or ranks_of(task.resources) > 1:
             return None
-        if not self._spawner.in_sync():  # the caller changed its environment, cwd or sys.path
+        if not self._spares[0].spawner.in_sync():  # the caller changed its environment, cwd or sys.path
             while self._spares:
-                self.stop_worker(self._spares.popleft())
+                self.pool.stop_worker(self._spares.popleft())
             return None
         return self._spares.popleft()
 
-    def _pump(self) -> None:
-        queue = self._queue
-        while queue and not self._stopping:
+    def pump(self) -> None:
+        queue = self.loop.queue
+        while queue and not self.loop.stopping:
             task = queue[0][2]
             gpus = gpu_count(task.resources)
             if gpus and not self._devices_known:  # the front already looked them up at submit: cached
-                self._free_devices, self._devices_known = list(self._devices()), True
+                self._free_devices, self._devices_known = list(self.launch.devices()), True
             if task.cost > self._free or gpus > len(self._free_devices):
                 break
             heapq.heappop(queue)
@@ -96,19 +93,11 @@ class PerCallScheduler(Scheduler):
                 continue
             task.dispatched = True
             devices, self._free_devices = self._free_devices[:gpus], self._free_devices[gpus:]
-            env = {**self._worker_env(task), **gpu_environment(devices)}
+            env = self.launch.environment(task.resources, devices)
             worker = self._take_spare(task, env)
             if worker is None:
                 try:
-                    worker = self._start_worker(
-                        0,
-                        task.cost,
-                        True,
-                        env,
-                        task.resources.get("cwd"),
-                        ranks(task),
-                        bool(task.resources.get("openmpi_oversubscribe")),
-                    )
+                    worker = self.pool.start_worker(0, task.cost, True, task.resources, env, task.resources.get("cwd"))
                 except WorkerStartError as error:
                     self._free_devices += devices
                     fail(task.future, error)
@@ -118,15 +107,15 @@ class PerCallScheduler(Scheduler):
             worker.inflight.append(task)
             self._free -= task.cost
             if worker.connected:
-                self._worker_ready(worker)
-        if not self._closing:
+                self.worker_ready(worker)
+        if not self.loop.closing:
             self._refill()
 
-    def _worker_ready(self, worker: Worker) -> None:
+    def worker_ready(self, worker: Worker) -> None:
         self._spare_failures = 0
         if worker.inflight:
-            self.send_assigned(worker)
-        elif not self._closing:  # a spare without a call yet waits, connected; fork the next one
+            self.pool.send_assigned(worker)
+        elif not self.loop.closing:  # a spare without a call yet waits, connected; fork the next one
             self._refill()
 
     def _release(self, worker: Worker) -> None:
@@ -135,10 +124,10 @@ class PerCallScheduler(Scheduler):
         self._free_devices += worker.devices
         worker.devices = []
 
-    def _task_done(self, worker: Worker, task: Task) -> None:
+    def task_done(self, worker: Worker, task: Task) -> None:
         self._release(worker)  # the worker exits by itself after its one call
 
-    def _worker_lost(self, worker: Worker, lost: list[Task], how: str) -> None:
+    def worker_lost(self, worker: Worker, lost: list[Task], how: str) -> None:
         if worker in self._spares:
             self._spares.remove(worker)
             if not worker.connected and not worker.stopping:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 # Thread pools of the common numerical libraries; all are set so a call gets exactly what it asked for.
@@ -14,7 +15,7 @@ THREAD_VARIABLES = (
 )
 
 
-def worker_environment(resources: dict[str, Any]) -> dict[str, str]:
+def worker_environment(resources: Mapping[str, Any]) -> dict[str, str]:
     """Variables to set in the worker for ``resources`` (on top of the caller's environment)."""
     threads = str(resources.get("threads_per_core", 1))
     return {name: threads for name in THREAD_VARIABLES}

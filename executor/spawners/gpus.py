@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping
 
 _DETECT_TIMEOUT = 10.0  # nvidia-smi can hang on a broken driver: give up and assume no GPUs
 
@@ -28,7 +29,7 @@ def visible_devices() -> list[str]:
     return [str(i) for i, line in enumerate(out.stdout.splitlines()) if line.startswith("GPU ")]
 
 
-def needed(resources: dict[str, object]) -> int:
+def needed(resources: Mapping[str, object]) -> int:
     return int(resources.get("gpus_per_core") or 0) * int(resources.get("cores") or 1)  # type: ignore[call-overload]
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from executor import telemetry
 from executor.channel.pipe import MessageReader, write_message
 from executor.coverage.parent import measure_workers, template_environment, warn_once
-from executor.spawners.base import Exited, Spawned, WorkerSpec
+from executor.spawners.base import Event, Exited, Spawned, Started, WorkerSpec
 
 _CLOSE_TIMEOUT = 5.0  # the template gives its children 2 s after SIGTERM; then we stop waiting and kill it
 _MAX_TEMPLATE_LOSSES = 3  # consecutive template deaths before it was ready: give up instead of looping
@@ -38,13 +38,14 @@ def absolute_sys_path() -> list[str]:
 
 
 def package_root() -> str:
-    import executor
-
-    return os.path.dirname(os.path.dirname(os.path.abspath(executor.__file__)))
+    """The directory holding the ``executor`` package (this file is ``<root>/executor/spawners/local.py``)."""
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 class ForkServerSpawner:
     """Parent side of the fork server; used only from the scheduler thread (plus ``__init__``/``close``)."""
+
+    start_timeout: float | None = None  # a fork starts at once: Started comes with Spawned
 
     def __init__(self, address: str, key: bytes, coverage: bool | None = None) -> None:
         self._coverage = coverage  # see SingleNodeExecutor(worker_coverage=...)
@@ -101,20 +102,20 @@ class ForkServerSpawner:
         self._sync("cwd", os.getcwd())
         self._sync("path", absolute_sys_path())
         self._pending[spec.identity] = spec
-        write_message(self._requests, ("spawn", spec.identity, spec.worker_id, spec.one_shot, spec.env, spec.cwd))
+        write_message(self._requests, ("spawn", spec.identity, spec.worker_id, spec.one_shot, dict(spec.env), spec.cwd))
 
-    def read_events(self) -> list[Spawned | Exited]:
+    def read_events(self) -> list[Event]:
         chunk = os.read(self._events, 1 << 16)
         if not chunk:  # the template died: every worker it had (or was about to fork) is lost
             return self._template_lost()
-        out: list[Spawned | Exited] = []
+        out: list[Event] = []
         for event in self._reader.feed(chunk):
             if event[0] == "ready":
                 self._losses = 0
             elif event[0] == "spawned":
                 self._pending.pop(event[1], None)
                 self._pids[event[1]] = event[2]
-                out.append(Spawned(event[1], event[2]))
+                out += [Spawned(event[1], f"process {event[2]}"), Started(event[1])]
                 if self._config["coverage"] is not None:
                     telemetry.record("coverage_files")
                 signum = self._kill_on_spawn.pop(event[1], None)
@@ -122,7 +123,7 @@ class ForkServerSpawner:
                     self.kill(event[1], signum)
             elif event[0] == "exited":
                 self._pids.pop(event[1], None)
-                out.append(Exited(event[1], event[2], event[3]))
+                out.append(Exited(event[1], event[3]))
             elif event[0] == "coverage_off":
                 self._coverage_off(event[1])
         return out
@@ -134,12 +135,12 @@ class ForkServerSpawner:
             self._config["coverage"] = None
             write_message(self._requests, ("coverage", None))
 
-    def _template_lost(self) -> list[Spawned | Exited]:
-        lost: list[Spawned | Exited] = []
+    def _template_lost(self) -> list[Event]:
+        lost: list[Event] = []
         for identity, pid in self._pids.items():
             _kill(pid, signal.SIGKILL)
-            lost.append(Exited(identity, pid, None))
-        lost += [Exited(identity, None, None) for identity in self._pending]
+            lost.append(Exited(identity, None))
+        lost += [Exited(identity, None) for identity in self._pending]
         self._pids.clear()
         self._pending.clear()
         self.process.wait()

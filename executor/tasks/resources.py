@@ -1,7 +1,9 @@
 """Validate and merge ``resource_dict`` (executor defaults + per-call overrides).
 
-Errors name the key, what was given and what is accepted, and are raised in the caller's thread (at
-construction or at ``submit()``).  The caller's dict is never modified: merging builds a new dict.
+Layer: tasks (below schedulers and spawners).  Errors name the key, what was given and what is accepted, and are
+raised in the caller's thread (at construction or at ``submit()``).  The caller's dict is never modified:
+merging builds a new dict.  What a backend cannot honour is asked of its launch policy (``executor.spawners.launch``),
+which the front end passes in through ``Limits``, once per call.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 _PathLike = (str, os.PathLike)
 
@@ -107,6 +109,12 @@ def validate(resource_dict: Any) -> None:
         check(key, value)
 
 
+class Honours(Protocol):
+    """The part of a launch policy the checks need (``executor.spawners.launch.LaunchPolicy``)."""
+
+    def unsupported(self, resources: Mapping[str, Any]) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class Limits:
     """What an executor can give one call."""
@@ -114,7 +122,7 @@ class Limits:
     executor: str  # class name, for messages
     capacity: int  # slots (cores * threads) available at once
     block_allocation: bool
-    unsupported: Callable[[dict[str, Any]], str | None]  # message if the executor cannot honour these resources
+    launch: Honours  # says why the backend cannot honour some resources
 
 
 class ResourcePolicy:
@@ -134,9 +142,7 @@ class ResourcePolicy:
             return self.defaults
         validate(resource_dict)
         merged = {**self.defaults, **resource_dict}
-        message = self.limits.unsupported(merged)  # "which executor supports this" beats "not per call"
-        if message:
-            raise ValueError(message)
+        self._check_backend(merged)  # "which executor supports this" beats "not per call"
         if self.limits.block_allocation:
             fixed = sorted(k for k in resource_dict if k not in PER_CALL_IN_BLOCK and resource_dict[k] != self.defaults.get(k))
             if fixed:
@@ -145,13 +151,19 @@ class ResourcePolicy:
                     f"{', '.join(map(repr, fixed))} cannot change per call (per call you may set: "
                     f"{', '.join(sorted(PER_CALL_IN_BLOCK))})"
                 )
-        self._check(merged)
+        self._check_capacity(merged)
         return merged
 
     def _check(self, resources: dict[str, Any]) -> None:
-        message = self.limits.unsupported(resources)
+        self._check_backend(resources)
+        self._check_capacity(resources)
+
+    def _check_backend(self, resources: dict[str, Any]) -> None:
+        message = self.limits.launch.unsupported(resources)
         if message:
             raise ValueError(message)
+
+    def _check_capacity(self, resources: dict[str, Any]) -> None:
         need = cost(resources)
         if need > self.limits.capacity:
             raise ValueError(

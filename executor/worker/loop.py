@@ -53,11 +53,16 @@ def _run_here(kind: str, payload: bytes, extra: dict[str, Any]) -> tuple[bool, b
     return run(payload, extra)
 
 
-def serve(config: WorkerConfig, runner: Callable[[str, bytes, dict[str, Any]], tuple[bool, bytes]] = _run_here) -> None:
+def serve(
+    config: WorkerConfig,
+    runner: Callable[[str, bytes, dict[str, Any]], tuple[bool, bytes]] = _run_here,
+    connect: Callable[..., Dealer] = Dealer,
+) -> None:
     """Serve calls until STOP (or after one call if ``one_shot``).  ``runner(kind, payload, extra)`` runs an
-    ``"init"`` or ``"call"`` payload; the MPI worker passes one that runs it on every rank."""
+    ``"init"`` or ``"call"`` payload; the MPI worker passes one that runs it on every rank.  ``connect`` makes
+    the socket (tests' in-process workers keep a handle on it)."""
     framer = worker_framer(config.key)
-    sock = Dealer(config.address, config.identity, timeout=_CONNECT_TIMEOUT)
+    sock = connect(config.address, config.identity, timeout=_CONNECT_TIMEOUT)
     raw_send, raw_recv = sock.send, sock.recv
 
     def send(message: tuple[Any, ...]) -> None:

@@ -40,6 +40,9 @@ def read_while_written(path: str, stop_file: str, use_h5py: bool) -> tuple[int, 
 
     from executor.cache.store import load_output
 
+    if use_h5py:  # imported first: its import-time warnings (pydantic deprecations when installed) are not reads
+        from executorlib.standalone.hdf import get_output
+
     hits = misses = 0
     problems: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
@@ -54,8 +57,6 @@ def read_while_written(path: str, stop_file: str, use_h5py: bool) -> tuple[int, 
             if payload != bytes([writer]) * (100 + (i * 7919) % 50_000):
                 problems.append(f"inconsistent value {writer} {i}")
             if use_h5py and hits % 10 == 0:
-                from executorlib.standalone.hdf import get_output
-
                 done, ok, other = get_output(path)
                 if not (done and ok and len(other) == 3):
                     problems.append("executorlib read failed")

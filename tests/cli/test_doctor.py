@@ -62,3 +62,22 @@ def test_command_line(tmp_path):
     done = subprocess.run([sys.executable, "-m", "executor", "doctor", str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "ok   workers" in done.stdout
+
+
+@pytest.mark.parametrize("value", ["0", "false", "No", " off "])
+def test_coverage_opt_out_accepts_the_values_the_executor_accepts(monkeypatch, value):
+    from executor.coverage.parent import opted_out
+
+    monkeypatch.setenv("XLIB_WORKER_COVERAGE", value)
+    assert opted_out(None), "the executor leaves workers unmeasured"
+    status, detail = doctor._coverage()
+    assert status == "ok" and "switched off by XLIB_WORKER_COVERAGE" in detail
+
+
+@pytest.mark.parametrize("value", ["1", "true", ""])
+def test_coverage_is_reported_on_when_the_executor_measures(monkeypatch, value):
+    from executor.coverage.parent import opted_out
+
+    monkeypatch.setenv("XLIB_WORKER_COVERAGE", value)
+    assert not opted_out(None)
+    assert "switched off" not in doctor._coverage()[1]

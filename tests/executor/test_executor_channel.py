@@ -260,3 +260,18 @@ def test_raw_tcp_garbage_and_idle_connections_do_not_stall_work(make_executor) -
     finally:
         for sock in (idle, garbage, half):
             sock.close()
+
+
+# ---- workers on other hosts (srun, flux across nodes) ------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("resolved", "bound"), [("10.1.2.3", "10.1.2.3"), ("127.0.1.1", "0.0.0.0")], ids=["routable", "debian-hosts"]
+)
+def test_remote_workers_bind_to_an_address_other_hosts_can_reach(monkeypatch, resolved, bound) -> None:
+    from executor.channel import parent
+
+    monkeypatch.setattr(parent.socket, "gethostname", lambda: "node7")
+    monkeypatch.setattr(parent.socket, "gethostbyname", lambda name: resolved if name == "node7" else "?")
+    assert parent.bind_host(remote_workers=True, hostname_localhost=False) == (bound, "node7")
+    assert parent.bind_host(remote_workers=True, hostname_localhost=True) == ("127.0.0.1", "127.0.0.1")
+    assert parent.bind_host(remote_workers=False, hostname_localhost=False) == ("127.0.0.1", "127.0.0.1")
+

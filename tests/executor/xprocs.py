@@ -67,17 +67,17 @@ def max_overlap(intervals: Iterable[tuple[float, float]]) -> int:
 # ---- the few private attributes the tests need (kept here so a refactoring updates one place) -------------------
 def channel_address(executor) -> str:
     """The address workers connect to (``tcp://host:port``)."""
-    return executor._scheduler._channel.address
+    return executor._scheduler.pool.channel.address
 
 
 def rejected_frames(executor) -> int:
     """How many incoming frames the executor dropped as not authentic."""
-    return executor._scheduler._channel.rejected
+    return executor._scheduler.pool.channel.rejected
 
 
 def channel_secret(executor) -> bytes:
-    return executor._scheduler._channel._framer._key
+    return executor._scheduler.pool.channel._framer._key
 
 
 def fork_server_pid(executor) -> int:
-    return executor._scheduler._spawner.process.pid
+    return executor._scheduler.pool.spawners[0].process.pid

@@ -17,7 +17,7 @@ def test_header_shows_defaults_and_their_source(pytester: pytest.Pytester, run) 
         [
             "xlib: backend=local (default), impl=reference (default) [[]executor *[]]",
             "xlib: keep-cache=no (default), strict-cache=no (default), worker-coverage=yes (default), "
-            "mpi-oversubscribe=no (default)",
+            "mpi-oversubscribe=no (default), graph=off (default)",
         ]
     )
 
@@ -112,6 +112,7 @@ def test_options_are_in_one_help_group(pytester: pytest.Pytester, run) -> None:
             "*--xlib-strict-cache*",
             "*--xlib-no-cov*",
             "*--xlib-mpi-oversubscribe*",
+            "*--xlib-graph=DIR*",
         ]
     )
     result.stdout.fnmatch_lines(["*xlib_backend (string):*", "*xlib_keep_cache (bool):*"])
