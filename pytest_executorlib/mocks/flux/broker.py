@@ -36,7 +36,8 @@ from pytest_executorlib.mocks.flux import launch, resources, sched, state
 #: Seconds between the SIGTERM/SIGALRM that stops a job's tasks and the SIGKILL (flux: kill-timeout=5s).
 KILL_WAIT = 2.0
 #: Environment variables the broker removes from its initial program (fc ``src/broker/runat.c``).
-BLOCKLIST = ("FLUX_JOB_ID", "FLUX_JOB_SIZE", "FLUX_JOB_NNODES", "FLUX_JOB_TMPDIR", "FLUX_KVS_NAMESPACE")
+BLOCKLIST = ("FLUX_JOB_ID", "FLUX_JOB_SIZE", "FLUX_JOB_NNODES", "FLUX_JOB_TMPDIR", "FLUX_KVS_NAMESPACE",
+             "XLIB_MOCK_FLUX_ALLOC")
 BLOCK_PREFIXES = ("FLUX_TASK_", "PMI_", "PMIX_", "SLURM_")
 
 
@@ -120,7 +121,8 @@ class Broker:
         self.sel.unregister(fd)
         os.close(fd)
         assert self.program is not None
-        return self.program.wait()
+        rc = self.program.wait()
+        return 128 - rc if rc < 0 else rc
 
     # --- scheduling --------------------------------------------------------------------------------------
     def schedule(self) -> None:

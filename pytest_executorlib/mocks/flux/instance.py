@@ -37,7 +37,7 @@ SHAPE_VARIABLE = "XLIB_MOCK_FLUX_SHAPE"
 
 _SHIM = """#!{python} -IS
 import sys
-sys.path.insert(0, {parent!r})
+sys.path[:0] = [{parent!r}, {package!r}]
 from pytest_executorlib.mocks.flux.cli import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -50,7 +50,7 @@ def write_shim(bin_dir: pathlib.Path) -> pathlib.Path:
     """Write the ``flux`` shim into ``bin_dir`` (idempotent); returns its path."""
     bin_dir.mkdir(parents=True, exist_ok=True)
     path = bin_dir / "flux"
-    text = _SHIM.format(python=sys.executable, parent=_PARENT)
+    text = _SHIM.format(python=sys.executable, parent=_PARENT, package=PACKAGE_DIR)
     if not path.exists() or path.read_text() != text:
         tmp = bin_dir / f".flux.{os.getpid()}"
         tmp.write_text(text)
