@@ -8,7 +8,11 @@ A backend is "which executor class, from which implementation, with what around 
   not exist, selecting the backend is a usage error saying it is not available yet.  If the module defines
   ``backend_session(config) -> contextlib.AbstractContextManager[None]``, the plugin enters it for the whole
   session (a mock puts its fake ``srun`` on ``PATH`` there);
-* ``command`` (optional) is a program that must be on ``PATH`` once the session is set up (``srun``, ``flux``).
+* ``command`` (optional) is a program that must be on ``PATH`` once the session is set up (``srun``, ``flux``);
+* ``probe`` (optional) asks the system whether it answers, once the session is set up: for ``slurm``,
+  ``sinfo`` must answer within :data:`~pytest_executorlib.slurm_probe.SINFO_TIMEOUT` seconds, because an
+  ``srun`` on ``PATH`` proves nothing (Debian's unconfigured ``slurm-client`` has one that fails or hangs).
+  A backend whose probe says no is a usage error quoting what the probe saw.
 
 Adding a backend is adding one row to :data:`BACKENDS`.
 """
@@ -19,12 +23,14 @@ import contextlib
 import importlib
 import importlib.util
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Literal
 
 import pytest
+
+from pytest_executorlib.slurm_probe import SinfoAnswer, probe_sinfo
 
 Family = Literal["local", "slurm", "flux"]
 
@@ -38,6 +44,7 @@ class Backend:
     family: Family  # what the ``slurm`` / ``flux`` markers test for
     module: str | None = None  # module the backend needs; missing -> "not available yet"
     command: str | None = None  # program that must be on PATH during the session
+    probe: Callable[[], SinfoAnswer] | None = None  # "does it answer?", asked when the session starts
 
 
 BACKENDS: dict[str, Backend] = {
@@ -46,7 +53,8 @@ BACKENDS: dict[str, Backend] = {
         Backend("local", "SingleNodeExecutor", "local"),
         Backend("mock-slurm", "SlurmJobExecutor", "slurm", module="pytest_executorlib.mocks.slurm", command="srun"),
         Backend("mock-flux", "FluxJobExecutor", "flux", module="pytest_executorlib.mocks.flux"),
-        Backend("slurm", "SlurmJobExecutor", "slurm", command="srun"),  # inside a SLURM allocation
+        # a real SLURM (inside an allocation, or a login node): selectable only when sinfo answers
+        Backend("slurm", "SlurmJobExecutor", "slurm", command="srun", probe=probe_sinfo),
         Backend("flux", "FluxJobExecutor", "flux", module="flux"),  # inside a flux instance (flux bindings)
     )
 }
@@ -66,7 +74,9 @@ def _usable(backend: Backend) -> bool:
     """Best guess, before the session starts, whether ``backend`` can be selected on this machine."""
     if backend.module is not None:
         return _module_exists(backend.module)  # the module may provide the command (a mock srun)
-    return backend.command is None or shutil.which(backend.command) is not None
+    if backend.command is not None and shutil.which(backend.command) is None:
+        return False
+    return backend.probe is None or backend.probe().ok
 
 
 def get_backend(name: str) -> Backend:
@@ -118,6 +128,15 @@ def backend_session(backend: Backend, config: pytest.Config) -> Iterator[None]:
                 f"--xlib-backend={backend.name}: backend {backend.name!r} needs the program {backend.command!r} "
                 f"on PATH; available backends: {available}"
             )
+        if backend.probe is not None:
+            answer = backend.probe()
+            if not answer.ok:
+                available = ", ".join(b.name for b in BACKENDS.values() if b is not backend and _usable(b))
+                raise pytest.UsageError(
+                    f"--xlib-backend={backend.name}: SLURM does not answer here ({answer.detail}); run inside a "
+                    f"SLURM cluster (set SLURM_CONF if its slurm.conf is not /etc/slurm/slurm.conf); "
+                    f"available backends: {available}"
+                )
         yield
 
 

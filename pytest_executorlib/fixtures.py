@@ -1,4 +1,4 @@
-"""The public fixtures: ``executor``, ``executor_factory``, ``xlib_backend``, ``xlib_cache_dir``.
+"""The public fixtures: ``executor``, ``executor_factory``, ``xlib_backend``, ``xlib_cache_dir``, ``mock_slurm``.
 
 Their names, scopes and types are a versioned API (``pytest_executorlib.api``); change them only with a
 new ``API_VERSION``.
@@ -21,6 +21,8 @@ import pytest
 from pytest_executorlib.backends import executor_class
 from pytest_executorlib import graphs
 from pytest_executorlib.cleanup import begin_test
+from pytest_executorlib.mocks.slurm.cluster import MockSlurm
+from pytest_executorlib.mocks.slurm.session import fresh_cluster
 from pytest_executorlib.state import CacheWindow, cache_window_key, get_state
 
 #: Set by the plugin when the test's call phase failed (then unfinished futures are not reported again).
@@ -195,3 +197,15 @@ def executor(request: pytest.FixtureRequest, xlib_cache_dir: Path) -> Iterator[E
         )
     if errors:
         pytest.fail("xlib: " + "\n  ".join(errors), pytrace=False)
+
+
+@pytest.fixture
+def mock_slurm(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MockSlurm]:
+    """A fresh mock SLURM cluster for this test, first on ``PATH`` (``os.environ``) during the test.
+
+    Shape it with ``@pytest.mark.mock_slurm(nodes=2, cpus_per_node=8, gpus_per_node=1)``.  The value is the
+    :class:`~pytest_executorlib.mocks.slurm.MockSlurm` with its control API (``jobs()``, ``calls()``, ``wait()``,
+    ``hold_new_jobs()``, ``release()``, ``fault()``, ``fault_next()``); the cluster and every job of it are
+    stopped at teardown.
+    """
+    yield from fresh_cluster(request, tmp_path_factory)

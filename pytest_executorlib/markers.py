@@ -1,4 +1,4 @@
-"""The markers: ``xlib_backends(*names)``, ``mpi(ranks=N)``, ``slurm``, ``flux``.
+"""The markers: ``xlib_backends(*names)``, ``mpi(ranks=N)``, ``slurm``, ``flux``, ``mock_slurm(**shape)``.
 
 Each marker turns into a skip with a reason (or, for a misspelt backend name, a usage error) before the test
 runs; :data:`MARKERS` is the registration text (``pytest --markers``), so ``--strict-markers`` accepts them.
@@ -19,6 +19,8 @@ MARKERS: dict[str, str] = {
     "mpi": "mpi(ranks=1): the test needs MPI (mpi4py and mpiexec) and `ranks` CPU cores; skipped otherwise",
     "slurm": "slurm: the test needs a SLURM backend (--xlib-backend=mock-slurm or slurm); skipped otherwise",
     "flux": "flux: the test needs a flux backend (--xlib-backend=mock-flux or flux); skipped otherwise",
+    "mock_slurm": "mock_slurm(nodes=1, cpus_per_node=4, gpus_per_node=0, partitions=None, min_job_age=300, "
+    "accounting=False): shape of the cluster the mock_slurm fixture gives this test",
 }
 
 

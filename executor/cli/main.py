@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from executor._version import __version__
-from executor.cli import cache, doctor
+from executor.cli import cache, doctor, mock_env
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,10 +20,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m executor", description="Tools of the pytest-executorlib reference executor."
     )
     parser.add_argument("--version", action="version", version=f"pytest-executorlib {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="{cache,doctor}")
+    commands = parser.add_subparsers(dest="command", metavar="{cache,doctor,mock-env}")
     commands.required = True
     cache.add_parser(commands)
     doctor.add_parser(commands)
+    mock_env.add_parser(commands)
     return parser
 
 
@@ -35,6 +36,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cache.run(args, sys.stdout)
         if args.command == "doctor":
             return doctor.run(args, sys.stdout)
+        if args.command == "mock-env":
+            return mock_env.run(args, sys.stdout)
     except BrokenPipeError:  # `... | head`
         return 0
     return 2  # pragma: no cover - argparse rejects unknown commands first

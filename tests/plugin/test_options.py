@@ -67,13 +67,27 @@ def test_unknown_implementation_is_a_usage_error(
 
 def test_later_backend_without_its_module_is_not_available_yet(pytester: pytest.Pytester, run) -> None:
     pytester.makepyfile(PASSING)
-    result = run("--xlib-backend=mock-slurm")
-    if result.ret == 0:  # pragma: no cover - the mock-slurm issue has landed
-        pytest.fail("pytest_executorlib.mocks.slurm exists now: replace this test by a mock-slurm run")
+    result = run("--xlib-backend=mock-flux")
+    if result.ret == 0:  # pragma: no cover - the mock-flux issue has landed
+        pytest.fail("pytest_executorlib.mocks.flux exists now: replace this test by a mock-flux run")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["*backend 'mock-slurm' is not available yet (module pytest_executorlib.mocks.slurm does not exist)*"]
+        ["*backend 'mock-flux' is not available yet (module pytest_executorlib.mocks.flux does not exist)*"]
     )
+
+
+def test_mock_slurm_backend_puts_the_mock_on_path(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(
+        """
+        import os, shutil
+
+        def test_srun_is_the_mock():
+            assert shutil.which("srun") == os.path.join(os.environ["XLIB_MOCK_SLURM_ROOT"], "bin", "srun")
+        """
+    )
+    result = run("--xlib-backend=mock-slurm")
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["xlib: backend=mock-slurm (command line)*"])
 
 
 def test_invalid_boolean_in_env_is_a_usage_error(
