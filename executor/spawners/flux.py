@@ -190,20 +190,26 @@ class FluxSpawner:
         job.status = int(status) if status is not None else None
 
     def _on_done(self, identity: bytes, job: _Job, future: Any) -> None:
-        result: int | None = None
+        if job.status is not None or job.exception is not None or future.cancelled():
+            self._report_end(identity, job, future)
+        else:  # no finish/exception event: the submission failed; flux forbids result() on its own thread
+            threading.Thread(target=self._report_end, args=(identity, job, future), name="executor-flux-end", daemon=True).start()
+
+    def _report_end(self, identity: bytes, job: _Job, future: Any) -> None:
         said: list[str] = []
+        result: int | None = None
         if future.cancelled():
             said.append("the flux job was cancelled before it was submitted")
-        else:
+        elif job.status is None and job.exception is None:
             error = future.exception()
             if error is None:
                 result = future.result()
-            elif job.exception is None:  # not an exception event: the submission itself failed
+            else:
                 said.append(f"flux did not accept the job: {error}")
         if job.exception is not None:
             said.append(job.exception)
-        tail = _tail(job.log_prefix + ".err") if job.log_prefix else None
         code = exit_code(job.status, result)
+        tail = _tail(job.log_prefix + ".err") if job.log_prefix else None
         if tail and code != 0:
             said.append(f"its stderr ({job.log_prefix}.err) ends with: {tail}")
         path = os.path.join(self._dir, identity.hex())

@@ -19,9 +19,13 @@ WAIT = 60.0  # bound on every wait for the instance (a slow, shared CI machine)
 
 
 @pytest.fixture
-def flux_instance(mock_flux: Any) -> Any:
-    """The flux instance the test runs in (the mock), active in this process."""
-    return mock_flux
+def flux_instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A mock flux instance of 2 cores for this test, active in this process (``FLUX_URI``, ``import flux``)."""
+    from pytest_executorlib.mocks.flux.instance import MockFlux
+
+    with MockFlux(tmp_path_factory.mktemp("flux"), nodes=1, cores_per_node=2) as instance:
+        instance.activate()
+        yield instance
 
 
 @pytest.fixture
