@@ -57,6 +57,14 @@ def test_a_job_cancelled_in_flux_fails_its_call(make_executor: Callable[..., Flu
     assert job_result(jobid).result == "CANCELED"
 
 
+def test_a_job_flux_times_out_fails_its_call_quoting_flux(make_executor: Callable[..., FluxJobExecutor], flux_instance: Any, tmp_path: Path) -> None:
+    ex = make_executor()
+    flux_instance.fault_next("timeout", 0.5)  # the mock's fault injection: flux's time limit expires 0.5 s after start
+    with pytest.raises(ExecutorlibSocketError, match="type=timeout: resource allocation expired"):
+        ex.submit(fluxcalls.announce_then_sleep, str(tmp_path / "job"), 30).result(60)
+    assert ex.submit(fluxcalls.add, 1, 1).result(60) == 2
+
+
 def test_a_worker_that_dies_fails_its_call(make_executor: Callable[..., FluxJobExecutor]) -> None:
     ex = make_executor()
     with pytest.raises(ExecutorlibSocketError, match=r"flux job .* was killed by SIGKILL"):

@@ -4,6 +4,7 @@ with block allocation, MPI calls get a COMM_WORLD of ``cores`` ranks, and no job
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -110,3 +111,9 @@ def test_info_names_the_flux_settings(make_executor: Callable[..., FluxJobExecut
     assert info["pmi_mode"] == "pmi2" and info["flux_executor_nesting"] is False and info["cores"] == 1
     ex.shutdown()
     assert ex.info is None
+
+
+def test_nesting_runs_the_call_in_a_flux_instance_of_its_own(make_executor: Callable[..., FluxJobExecutor]) -> None:
+    ex = make_executor(flux_executor_nesting=True)
+    seen = ex.submit(fluxcalls.job).result(120)
+    assert seen["flux_uri"] and seen["flux_uri"] != os.environ["FLUX_URI"]
