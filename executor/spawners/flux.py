@@ -24,7 +24,6 @@ everything that happens to it arrives as flux job events on the FluxExecutor's t
 
 from __future__ import annotations
 
-import collections
 import os
 import pickle
 import shutil
@@ -37,7 +36,7 @@ from executor import telemetry
 from executor.channel.pipe import MessageReader, write_message
 from executor.coverage.parent import launcher_environment, measure_workers
 from executor.spawners.base import Event, Exited, Spawned, Started, WorkerSpec
-from executor.spawners.flux_jobspec import build_jobspec, connect, exit_code, import_flux
+from executor.spawners.flux_jobspec import build_jobspec, connect, exit_code, file_tail, import_flux
 from executor.spawners.launched import worker_command
 from executor.spawners.local import absolute_sys_path
 from executor.worker.mpi_config import CONFIG_VARIABLE
@@ -46,7 +45,6 @@ from executor.worker.mpi_config import CONFIG_VARIABLE
 # to its "start" event (flux_executor's queue_timeout), then cancels it with a clear error.
 QUEUE_TIMEOUT = 3600.0
 _CLOSE_TIMEOUT = 15.0  # after a cancel flux sends SIGTERM, SIGKILL after its kill-timeout (5 s): wait this long
-_STDERR_TAIL = 12  # lines of a job's stderr file quoted in an Exited event (flux_log_files)
 
 
 class _Job:
@@ -209,7 +207,7 @@ class FluxSpawner:
         if job.exception is not None:
             said.append(job.exception)
         code = exit_code(job.status, result)
-        tail = _tail(job.log_prefix + ".err") if job.log_prefix else None
+        tail = file_tail(job.log_prefix + ".err") if job.log_prefix else None
         if tail and code != 0:
             said.append(f"its stderr ({job.log_prefix}.err) ends with: {tail}")
         path = os.path.join(self._dir, identity.hex())
@@ -290,13 +288,4 @@ class FluxSpawner:
             with self._handle_lock:
                 close()
         shutil.rmtree(self._dir, ignore_errors=True)
-
-
-def _tail(path: str) -> str | None:
-    try:
-        with open(path, errors="replace") as file:
-            lines = collections.deque(file, maxlen=_STDERR_TAIL)
-    except OSError:
-        return None
-    return "".join(lines).strip() or None
 

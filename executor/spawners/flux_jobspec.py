@@ -19,6 +19,7 @@ raised at ``submit()`` because the launch policy builds a jobspec once per disti
 
 from __future__ import annotations
 
+import collections
 import importlib
 import os
 import signal
@@ -26,6 +27,7 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
+_TAIL_LINES = 12  # lines of a job's stderr file quoted when it fails (flux_log_files)
 URGENCY_RANGE = (0, 31)  # flux's urgency range ("urgency range is [0:31]"); 16 is its default
 # The executor's own timer stops a call at run_time_max (counted from when the call starts, and reported as
 # RunTimeLimitError); flux's limit counts from job start, so it gets this much more for interpreter start-up and
@@ -163,3 +165,13 @@ def exit_code(status: int | None, result: int | None) -> int | None:
         except ValueError:
             pass
     return code
+
+
+def file_tail(path: str) -> str | None:
+    """The last lines of a job's output file (``None`` if it is missing or empty)."""
+    try:
+        with open(path, errors="replace") as file:
+            lines = collections.deque(file, maxlen=_TAIL_LINES)
+    except OSError:
+        return None
+    return "".join(lines).strip() or None
