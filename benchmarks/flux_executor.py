@@ -7,7 +7,8 @@ Figures:
 
 * one flux job per call (calls/s, ``max_cores=4``, trivial calls);
 * construction to first result (ms), next to a bare job's submit -> ``start`` event through ``flux.job.FluxExecutor``;
-* block allocation (trivial tasks/s, 2 workers).
+* block allocation (trivial tasks/s, 2 workers);
+* a worker killed by SIGKILL -> its future failed (ms; the issue's bound is 2 s).
 
 The instance is a fresh ``MockFlux`` (1 node, 4 cores) activated in this process, so both executors import the
 mock's ``flux`` package; inside a real flux instance (``FLUX_URI`` set and the bindings importable) pass
@@ -78,6 +79,31 @@ def first_result(make: Callable[[], Any]) -> float:
     return elapsed * 1000
 
 
+def suicide(path: str) -> None:
+    """Note the time, then die as by SIGKILL (runs in the worker; pickled by value from __main__)."""
+    import os
+    import signal
+    import time
+
+    with open(path, "w") as file:
+        file.write(repr(time.time()))
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def death_to_failure(make: Callable[[], Any], path: str) -> float:
+    """A worker killed by SIGKILL -> its future failed (ms): the issue's bound is 2 s."""
+    with make() as ex:
+        future = ex.submit(suicide, path)
+        try:
+            future.result(60)
+        except Exception:
+            failed = time.time()
+        else:
+            raise AssertionError("the call of a killed worker returned")
+        with open(path) as file:
+            return (failed - float(file.read())) * 1000
+
+
 def bare_job_start(flux_executor: Any) -> float:
     """submit -> start event of a ``true`` job (ms)."""
     import flux.job
@@ -112,6 +138,11 @@ def main() -> None:
             "ours one job per call": lambda: first_result(ours_call),
         }
         blocks: dict[str, Callable[[], float]] = {"ours block_allocation": lambda: block(ours_block, args.tasks)}
+        death = os.path.join(tmp, "death")
+        deaths: dict[str, Callable[[], float]] = {
+            "ours one job per call": lambda: death_to_failure(ours_call, death),
+            "ours block_allocation": lambda: death_to_failure(ours_block, death),
+        }
         if executorlib is not None:
             lib_call = lambda: executorlib.FluxJobExecutor(max_cores=4)  # noqa: E731
             lib_block = lambda: executorlib.FluxJobExecutor(max_workers=2, block_allocation=True)  # noqa: E731
@@ -123,6 +154,7 @@ def main() -> None:
             table("one flux job per call", "calls/s", interleave(calls, args.rounds), "executorlib one job per call" if executorlib else None)
             table("construction to first result", "ms", interleave(first, args.rounds), "bare job submit -> start")
             table("block allocation", "tasks/s", interleave(blocks, args.rounds), "executorlib block_allocation" if executorlib else None)
+            table("worker killed -> its future failed (bound: 2000)", "ms", interleave(deaths, args.rounds))
         finally:
             bare.shutdown(wait=True)
 

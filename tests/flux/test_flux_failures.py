@@ -46,6 +46,12 @@ def test_an_unsatisfiable_request_fails_its_call_quoting_flux(make_executor: Cal
     assert ex.submit(fluxcalls.add, 1, 2).result(60) == 3  # the executor goes on
 
 
+def test_gpus_the_instance_lacks_fail_the_call_quoting_flux(make_executor: Callable[..., FluxJobExecutor]) -> None:
+    ex = make_executor()  # flux assigns GPUs itself: the executor hands out none and does not hold the call back
+    with pytest.raises(ExecutorlibSocketError, match="type=alloc.*unsatisfiable request"):
+        ex.submit(fluxcalls.add, 1, 2, resource_dict={"gpus_per_core": 1}).result(60)
+
+
 def test_a_job_cancelled_in_flux_fails_its_call(make_executor: Callable[..., FluxJobExecutor], tmp_path: Path) -> None:
     ex = make_executor()
     future = ex.submit(fluxcalls.announce_then_sleep, str(tmp_path / "job"), 30)

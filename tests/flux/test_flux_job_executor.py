@@ -117,3 +117,13 @@ def test_nesting_runs_the_call_in_a_flux_instance_of_its_own(make_executor: Call
     ex = make_executor(flux_executor_nesting=True)
     seen = ex.submit(fluxcalls.job).result(120)
     assert seen["flux_uri"] and seen["flux_uri"] != os.environ["FLUX_URI"]
+
+
+def test_gpus_are_assigned_by_flux(tmp_path: Path) -> None:
+    from pytest_executorlib.mocks.flux.instance import MockFlux
+
+    with MockFlux(tmp_path / "gpu-flux", cores_per_node=2, gpus_per_node=2) as instance:
+        instance.activate()
+        with FluxJobExecutor(resource_dict={"gpus_per_core": 1}) as ex:
+            futures = [ex.submit(fluxcalls.add, i, 1) for i in range(3)]
+            assert [f.result(60) for f in futures] == [1, 2, 3]
