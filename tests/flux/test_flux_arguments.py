@@ -70,3 +70,14 @@ def test_urgency_range_is_flux_own() -> None:
 )
 def test_exit_codes_from_flux(status: int | None, result: int | None, code: int | None) -> None:
     assert exit_code(status, result) == code
+
+
+def test_workers_connect_through_loopback_only_when_every_node_is_this_host() -> None:
+    import socket
+
+    from executor.spawners.flux_launch import all_this_host
+
+    name = socket.gethostname()
+    assert all_this_host([name]) and all_this_host([name.split(".")[0].upper()]) and all_this_host(["localhost"])
+    assert not all_this_host([name, f"{name}-other-node"])
+    assert not all_this_host([])
