@@ -30,6 +30,10 @@ class RemoteTraceback(Exception):
         return self.tb
 
 
+class FluxUnavailableError(RuntimeError):
+    """FluxJobExecutor found no flux instance to submit its workers to; the message quotes flux."""
+
+
 class MissingExtraError(ImportError):
     """An optional dependency is missing; the message names the extra that installs it."""
 

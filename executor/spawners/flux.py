@@ -194,6 +194,17 @@ class FluxSpawner:
             threading.Thread(target=self._report_end, args=(identity, job, future), name="executor-flux-end", daemon=True).start()
 
     def _report_end(self, identity: bytes, job: _Job, future: Any) -> None:
+        """Emit the worker's Exited event, always (a scheduler waits for it)."""
+        try:
+            code, failure, message = self._describe_end(identity, job, future)
+        except Exception as error:  # never lose the event: the call would wait for the start/connect bounds
+            code, failure, message = None, None, f"reading the end of the flux job failed: {error!r}"
+        with self._lock:
+            self._jobs.pop(identity, None)
+        self._emit(("exited", identity, code, failure, message))
+        job.ended.set()
+
+    def _describe_end(self, identity: bytes, job: _Job, future: Any) -> tuple[int | None, bytes | None, str | None]:
         said: list[str] = []
         result: int | None = None
         if future.cancelled():
@@ -217,10 +228,7 @@ class FluxSpawner:
             os.remove(path)
         except OSError:
             failure = None
-        with self._lock:
-            self._jobs.pop(identity, None)
-        self._emit(("exited", identity, code, failure, "; ".join(said) or None))
-        job.ended.set()
+        return code, failure, "; ".join(said) or None
 
     def _emit(self, event: tuple[Any, ...]) -> None:
         with self._lock:

@@ -27,6 +27,8 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
+from executor.errors import FluxUnavailableError
+
 _TAIL_LINES = 12  # lines of a job's stderr file quoted when it fails (flux_log_files)
 URGENCY_RANGE = (0, 31)  # flux's urgency range ("urgency range is [0:31]"); 16 is its default
 # The executor's own timer stops a call at run_time_max (counted from when the call starts, and reported as
@@ -38,10 +40,6 @@ _HINT = (
     "run inside a flux instance (`flux start python ...`, with the bindings on PYTHONPATH as `flux env` prints), "
     "or inside the mock flux of pytest-executorlib (`eval \"$(xlib mock-env flux)\"; flux start python ...`)"
 )
-
-
-class FluxUnavailableError(RuntimeError):
-    """No flux instance (or no flux bindings) to submit workers to; the message says what flux reported."""
 
 
 def import_flux() -> ModuleType:

@@ -17,8 +17,7 @@ from conftest import flux_module, instance_cores, job_result, wait_for_file
 
 from executor import FluxJobExecutor
 from executor.api import ExecutorlibSocketError
-from executor.errors import RunTimeLimitError
-from executor.spawners.flux_jobspec import FluxUnavailableError
+from executor.errors import FluxUnavailableError, RunTimeLimitError
 
 
 def test_no_instance_is_an_error_at_construction(flux_instance: object, monkeypatch: pytest.MonkeyPatch) -> None:
