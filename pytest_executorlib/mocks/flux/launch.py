@@ -122,7 +122,8 @@ def start(root: str, uri: str, shim: str, job: dict[str, Any], shape: resources.
     if use_pmi:
         mapping = f"(vector,(0,{len(alloc)},{max(a[3] for a in alloc)}))"
         run.pmi = PMIServer(len(ranks), f"{f58}", mapping)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+    # flux's shell option output.mode: "truncate" (default) or "append"; one descriptor shared by all tasks
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (0 if output.get("mode") == "append" else os.O_TRUNC)
     fout = os.open(out_file, flags, 0o644)
     ferr = os.open(err_file, flags, 0o644) if err_file != out_file else fout
     local: dict[int, int] = {}
