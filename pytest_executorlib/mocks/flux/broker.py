@@ -243,7 +243,10 @@ class Broker:
 
     # --- shutdown --------------------------------------------------------------------------------------------
     def shutdown(self) -> None:
-        """Cancel every job, stop the tasks (SIGTERM, SIGKILL after KILL_WAIT), remove the URI file."""
+        """Cancel every job, stop the tasks (SIGTERM, SIGKILL after KILL_WAIT), remove the URI file; idempotent."""
+        if getattr(self, "_shut", False):
+            return
+        self._shut = True
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(self.root, state.URI_NAME))
         with state.write(self.conn):
@@ -265,6 +268,13 @@ class Broker:
             self._task_exited(next(iter(self.task_fds)))
         self._wake_watchers()
         state.wake_watchers(self.conn)
+        if self.program is not None and self.program.poll() is None:  # stopped by a signal: end CMD too
+            self.program.terminate()
+            try:
+                self.program.wait(KILL_WAIT)
+            except subprocess.TimeoutExpired:
+                self.program.kill()
+                self.program.wait()
 
 
 def main(root: str, owner: int) -> int:
