@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import signal
 import sys
-import tempfile
 import time
 
 from pytest_executorlib.mocks.flux.cli import CommandError, connect
@@ -149,6 +147,8 @@ def broker(argv: list[str]) -> int:
 
 def _run_instance(shape_t: tuple[int, int, int], command: list[str], who: str) -> int:
     import pathlib
+    import shutil
+    import tempfile
 
     from pytest_executorlib.mocks.flux.broker import Broker
     from pytest_executorlib.mocks.flux.instance import create_instance
