@@ -73,3 +73,14 @@ def test_pysqa_flux_adapter_submit_status_cancel(mock_flux: MockFlux, tmp_path: 
     assert [c.argv[1] for c in batch_calls] == [str(work / "run_queue.sh")] * 3
     assert mock_flux.job(second).jobspec["attributes"]["system"]["dependencies"] == [
         {"scheme": "afterok", "value": str(first)}]
+
+
+def test_executorlib_flux_cluster_executor(mock_flux: MockFlux, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("h5py", reason="executorlib's cache files need h5py (the cache extra)")
+    from executorlib import FluxClusterExecutor
+
+    monkeypatch.chdir(tmp_path)
+    with FluxClusterExecutor(cache_directory=str(tmp_path / "cache"), resource_dict={"cores": 1}) as executor:
+        assert [executor.submit(sum, [i, 1]).result(timeout=120) for i in range(2)] == [1, 2]
+    assert [c.argv[0] for c in mock_flux.calls()].count("batch") == 2
+    assert all(j.name == "cache" for j in mock_flux.jobs())  # job_name: the cache directory's name
