@@ -170,7 +170,8 @@ class Broker:
         if run.pmi is not None:
             for fd in run.pmi.socks:
                 self.sel.register(fd, selectors.EVENT_READ, ("pmi", jobid))
-        with state.write(self.conn):
+        with state.write(self.conn):  # the pgid lets MockFlux stop the tasks of a broker that was killed
+            self.conn.execute("UPDATE jobs SET pgid=? WHERE id=?", (run.pgid, jobid))
             sched.post(self.conn, jobid, "start")
         limit = float(value or 0) if fault == "timeout" else float(row["duration"] or 0)
         if fault == "timeout" or limit > 0:

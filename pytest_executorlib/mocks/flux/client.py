@@ -22,6 +22,8 @@ from pytest_executorlib.mocks.flux.jobid import encode, parse
 from pytest_executorlib.mocks.slurm.common import notify
 
 DEFAULT_URI_PATH = "/run/flux/local"
+#: Seconds between checks that the broker still listens while a client waits and nothing happens.
+LIVENESS_INTERVAL = 2.0
 
 
 def connect_error(path: str) -> FileNotFoundError:
@@ -150,23 +152,29 @@ class Instance:
         return [(s, n, t, json.loads(c)) for s, n, t, c in rows]
 
     def await_(self, ready: Callable[[], Any], timeout: float | None = None, what: str = "") -> Any:
-        """Return ``ready()`` once it is not None, woken by the broker; TimeoutError after ``timeout`` s."""
+        """Return ``ready()`` once it is not None, woken by the broker; TimeoutError after ``timeout`` s.
+
+        While nothing happens it also checks every :data:`LIVENESS_INTERVAL` s that the broker still listens:
+        a broker that was killed (not stopped) ends the wait with ConnectionResetError instead of a hang.
+        """
         value = ready()
         if value is not None:
             return value
         watcher = state.Watcher(self.root, self.conn)
         try:
             deadline = None if timeout is None else time.monotonic() + timeout
+            woken = True
             while True:
                 value = ready()
                 if value is not None:
                     return value
-                if self.stopped():
-                    raise ConnectionResetError(errno.ECONNRESET, f"flux broker of {self.uri} has shut down")
+                if self.stopped() or (not woken and not notify(state.broker_address(self.root))):
+                    raise ConnectionResetError(errno.ECONNRESET, f"the flux broker of {self.uri} has shut down "
+                                                                 f"while waiting for {what or 'the job'}")
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     raise TimeoutError(f"timed out waiting for {what or 'the job'}")
-                watcher.wait(left)
+                woken = watcher.wait(LIVENESS_INTERVAL if left is None else min(left, LIVENESS_INTERVAL))
         finally:
             watcher.close()
 

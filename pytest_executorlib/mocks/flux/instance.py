@@ -156,7 +156,23 @@ class MockFlux(ControlAPI):
                 raise RuntimeError(f"MockFlux: the broker of {self.root} did not stop within {STOP_TIMEOUT} s "
                                    f"(see {self.root}/broker.log)") from None
         finally:
+            self._kill_orphans()
             self.deactivate()
+
+    def _kill_orphans(self) -> None:
+        """Tasks of jobs a dead broker left running (it was killed): SIGKILL their process groups."""
+        import signal
+
+        conn = state.connect(str(self.root))
+        try:
+            pgids = [p for (p,) in conn.execute("SELECT pgid FROM jobs WHERE state='RUN' AND pgid > 0")]
+        finally:
+            conn.close()
+        for pgid in pgids:
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
     # --- environment -------------------------------------------------------------------------------------
     def environ(self, base: dict[str, str] | None = None) -> dict[str, str]:

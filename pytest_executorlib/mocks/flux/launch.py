@@ -6,7 +6,7 @@ milliseconds after its ``alloc``.  What a task sees follows flux-core 0.88's she
 ``FLUX_JOB_NNODES``, ``FLUX_JOB_TMPDIR`` (created, removed at the end), ``FLUX_KVS_NAMESPACE``,
 ``FLUX_TERMINUS_SESSION``, ``FLUX_TASK_RANK``, ``FLUX_TASK_LOCAL_ID``, ``FLUX_PYTHONPATH_ORIG``,
 ``CUDA_VISIBLE_DEVICES`` (``-1`` without GPUs), and for simple PMI ``PMI_FD``/``PMI_RANK``/``PMI_SIZE`` served
-by the mock SLURM's PMI-1 server (:class:`pytest_executorlib.mocks.slurm.pmi.PMIServer`), so ``flux run -n N``
+by the PMI-1 server both mocks share (:class:`pytest_executorlib.mocks.pmi.PMIServer`), so ``flux run -n N``
 ranks form one MPI ``COMM_WORLD`` of N.  A batch or nested job's ``flux broker`` command is our ``flux`` shim
 with the allocation in ``XLIB_MOCK_FLUX_ALLOC``.
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 TYPE_CHECKING = False
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
 from pytest_executorlib.mocks.flux import resources
 from pytest_executorlib.mocks.flux.jobid import encode
-from pytest_executorlib.mocks.slurm.pmi import PMIServer
+from pytest_executorlib.mocks.pmi import PMIServer
 
 
 class Running:
@@ -40,6 +41,14 @@ class Running:
 
 class StartError(Exception):
     """The shell could not start a task (``type=exec`` exception with this note)."""
+
+
+def _die_with_broker() -> None:
+    """In the task, before exec: SIGKILL when the broker dies (a killed broker leaves no task behind)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def render(template: str, jobid: int, name: str) -> str:
@@ -147,7 +156,7 @@ def start(root: str, uri: str, shim: str, job: dict[str, Any], shape: resources.
             try:
                 proc = subprocess.Popen([path, *command[1:]], executable=path, cwd=cwd, env=env,
                                         stdin=subprocess.DEVNULL, stdout=fout, stderr=ferr, pass_fds=pass_fds,
-                                        process_group=run.pgid, close_fds=True)
+                                        process_group=run.pgid, close_fds=True, preexec_fn=_die_with_broker)
             except OSError as exc:
                 raise StartError(f"task {task} (host {host}): start failed: {command[0]}: {exc.strerror}") from None
             finally:
@@ -159,8 +168,6 @@ def start(root: str, uri: str, shim: str, job: dict[str, Any], shape: resources.
             proc.returncode = 0  # reaped by the broker through its pidfd (os.waitpid), never by Popen
     except StartError:
         if run.pgid:
-            import signal
-
             try:
                 os.killpg(run.pgid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):

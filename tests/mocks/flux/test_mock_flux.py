@@ -167,3 +167,33 @@ def test_mock_env_and_flux_start_run_a_pytest_suite(tmp_path: Path) -> None:
 def test_bad_shape_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="cores_per_node must be an int >= 1, got 0"):
         MockFlux(tmp_path / "flux", cores_per_node=0)
+
+
+def test_a_killed_broker_ends_waits_with_a_clear_error_and_its_tasks(tmp_path: Path) -> None:
+    mock = MockFlux(tmp_path / "flux")
+    with mock:
+        mock.activate()
+        import flux
+        import flux.job
+
+        handle = flux.Flux()
+        jobid = flux.job.submit(handle, flux.job.JobspecV1.from_command(["sleep", "300"]))
+        flux.job.event_wait(handle, jobid, "start")
+        assert mock._broker is not None
+        token = f"xlib-test-{os.getpid()}-{time.time_ns()}"
+        task = flux.job.submit(handle, flux.job.JobspecV1.from_command(["sh", "-c", f"sleep 300; echo {token}"]))
+        flux.job.event_wait(handle, task, "start")
+        shell = subprocess.run(["pgrep", "-f", token], capture_output=True, text=True).stdout.split()
+        sleep = subprocess.run(["pgrep", "-P", shell[0]], capture_output=True, text=True).stdout.split()
+        assert len(shell) == len(sleep) == 1
+        mock._broker.kill()  # SIGKILL: no shutdown, no cleanup by the broker
+        with pytest.raises(ConnectionResetError, match="has shut down while waiting for job"):
+            flux.job.result(handle, jobid)
+        deadline = time.monotonic() + 10
+        while _alive(int(shell[0])) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(int(shell[0]))  # the task died with its broker
+    deadline = time.monotonic() + 10
+    while _alive(int(sleep[0])) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(int(sleep[0]))  # and what it started, when the MockFlux context ended
