@@ -192,12 +192,16 @@ class MockFlux(ControlAPI):
             self._saved["\0sys.path"] = PACKAGE_DIR
 
     def deactivate(self) -> None:
+        """Undo :meth:`activate` (also forgets the imported mock ``flux`` modules)."""
         if self._saved is None:
             return
         for key, value in self._saved.items():
             if key == "\0sys.path":
                 if PACKAGE_DIR in sys.path:
                     sys.path.remove(PACKAGE_DIR)
+                for name in [n for n, m in sys.modules.items() if (n == "flux" or n.startswith("flux."))
+                             and str(getattr(m, "__file__", "") or "").startswith(PACKAGE_DIR)]:
+                    del sys.modules[name]  # the next `import flux` finds whatever is installed, as before
             elif value is None:
                 os.environ.pop(key, None)
             else:
