@@ -34,10 +34,19 @@ class Instance:
     """An open instance (``root``: its directory)."""
 
     def __init__(self, root: str) -> None:
+        import threading
+
         self.root = root
-        self.conn = state.connect(root)
+        self._local = threading.local()  # one connection per thread: a handle may be shared by threads
         self.shape = resources.Shape.decode(state.meta(self.conn, "shape"))
         self.uri = "local://" + os.path.join(root, state.URI_NAME)
+
+    @property
+    def conn(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = state.connect(self.root)
+        return conn
 
     @classmethod
     def from_uri(cls, uri: str | None = None) -> Instance:
@@ -50,7 +59,10 @@ class Instance:
         return cls(root)
 
     def close(self) -> None:
-        self.conn.close()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
 
     def wake(self) -> None:
         notify(state.broker_address(self.root))

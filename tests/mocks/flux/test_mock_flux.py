@@ -197,3 +197,15 @@ def test_a_killed_broker_ends_waits_with_a_clear_error_and_its_tasks(tmp_path: P
     while _alive(int(sleep[0])) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(int(sleep[0]))  # and what it started, when the MockFlux context ended
+
+
+def test_one_handle_shared_by_threads(mock_flux: MockFlux) -> None:
+    import flux
+    import flux.job
+
+    handle = flux.Flux()
+    spec = flux.job.JobspecV1.from_command(["true"])
+    with ThreadPoolExecutor(6) as pool:
+        ids = list(pool.map(lambda _: flux.job.submit(handle, spec), range(24)))
+        infos = list(pool.map(lambda jobid: flux.job.result(handle, jobid), ids))
+    assert len(set(ids)) == 24 and {i.result for i in infos} == {"COMPLETED"}
