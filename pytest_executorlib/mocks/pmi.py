@@ -12,6 +12,7 @@ MPICH which ranks share a node (``(vector,(0,nodes,ranks_per_node))``), as SLURM
 
 from __future__ import annotations
 
+import os
 import socket
 
 
@@ -20,7 +21,10 @@ class PMIServer:
 
     def __init__(self, size: int, kvsname: str, mapping: str) -> None:
         self.size = size
-        self.kvsname = kvsname
+        # MPICH names its shared-memory segments after the kvs name: a name that repeats across runs (job 1,
+        # step 0 of every fresh mock cluster) meets segments a killed run left in /dev/shm ("Out of memory" in
+        # MPIDI_POSIX_comm_bootstrap), so every server's name gets a random suffix.
+        self.kvsname = f"{kvsname}-{os.urandom(4).hex()}"
         self.kvs: dict[str, str] = {"PMI_process_mapping": mapping}
         self.socks: dict[int, socket.socket] = {}  # fd -> our end
         self.buffers: dict[int, bytes] = {}

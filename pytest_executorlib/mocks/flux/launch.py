@@ -130,7 +130,7 @@ def start(root: str, uri: str, shim: str, job: dict[str, Any], shape: resources.
     use_pmi = options.get("pmi", "simple") not in ("off", "none") and options.get("mpi") != "none"
     if use_pmi:
         mapping = f"(vector,(0,{len(alloc)},{max(a[3] for a in alloc)}))"
-        run.pmi = PMIServer(len(ranks), f"{f58}", mapping)
+        run.pmi = PMIServer(len(ranks), f"flux-{f58}", mapping)  # made unique by PMIServer
     # flux's shell option output.mode: "truncate" (default) or "append"; one descriptor shared by all tasks
     flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (0 if output.get("mode") == "append" else os.O_TRUNC)
     fout = os.open(out_file, flags, 0o644)
