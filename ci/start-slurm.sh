@@ -11,6 +11,8 @@
 #   scripts from starting daemons of their own), then starts slurmctld and slurmd itself.
 # * Bounded: waits at most $XLIB_SLURM_WAIT seconds (default 30) for the node to be idle; on failure exits 1
 #   and prints both daemons' logs.
+# * Ports: $XLIB_SLURM_CTLD_PORT (default 6817) and $XLIB_SLURM_SLURMD_PORT (default 6818), so that a second
+#   cluster (another XLIB_SLURM_DIR) can run beside the first.
 # * Authentication is auth/none + cred/none: no munged to run. Node: CPUs=4 whatever the machine has
 #   (SlurmdParameters=config_overrides), MpiDefault=pmi2, batch jobs start at once (batch_sched_delay=0),
 #   one default partition `debug`. Stop it with ci/stop-slurm.sh.
@@ -18,6 +20,8 @@ set -euo pipefail
 
 dir="${XLIB_SLURM_DIR:-/tmp/xlib-slurm}"
 wait_s="${XLIB_SLURM_WAIT:-30}"
+ctld_port="${XLIB_SLURM_CTLD_PORT:-6817}"
+slurmd_port="${XLIB_SLURM_SLURMD_PORT:-6818}"
 conf="$dir/slurm.conf"
 log() { echo "start-slurm: $*" >&2; }
 die() {
@@ -29,11 +33,19 @@ die() {
 }
 node_state() { SLURM_CONF="$conf" timeout 5 sinfo --noheader --Node --format=%t 2>/dev/null | head -n1 | tr -d ' *'; }
 
-# 1. Reuse a cluster that already answers.
-if [ -f "$conf" ] && command -v sinfo >/dev/null; then
+# The controller that answers is this folder's (not another cluster on the same port).
+ours_answers() {
+    [ "$(SLURM_CONF="$conf" timeout 5 scontrol show config 2>/dev/null \
+        | sed -n 's/^StateSaveLocation *= *//p')" = "$dir/state" ]
+}
+running() { [ -f "$dir/run/$1.pid" ] && [ "$(cat "/proc/$(cat "$dir/run/$1.pid")/comm" 2>/dev/null)" = "$1" ]; }
+
+# 1. Reuse the cluster of this folder if its daemons run and it answers.
+if [ -f "$conf" ] && command -v sinfo >/dev/null && running slurmctld && running slurmd; then
     state="$(node_state || true)"
     case "$state" in
-        idle|mix|alloc|comp) log "reusing the running SLURM of $dir (node $state)"; echo "$conf"; exit 0 ;;
+        idle|mix|alloc|comp)
+            if ours_answers; then log "reusing the running SLURM of $dir (node $state)"; echo "$conf"; exit 0; fi ;;
     esac
 fi
 
@@ -64,6 +76,8 @@ cat > "$conf" <<EOF
 # Written by ci/start-slurm.sh: a single-node test cluster, all files under $dir.
 ClusterName=xlib
 SlurmctldHost=$host(127.0.0.1)
+SlurmctldPort=$ctld_port
+SlurmdPort=$slurmd_port
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/none
@@ -92,12 +106,23 @@ log "starting slurmctld and slurmd (config $conf)"
 slurmctld -c >&2 || die "slurmctld did not start"
 slurmd >&2 || die "slurmd did not start"
 
+# Our daemons, not another cluster answering on the same ports: a pid file naming a dead process, or no pid file
+# 5 s after the start, is a failed start.
+daemon_gone() {
+    if [ -f "$dir/run/$1.pid" ]; then ! running "$1"; else [ "$SECONDS" -ge "$2" ]; fi
+}
+started=$SECONDS
 deadline=$((SECONDS + wait_s))
 state=""
 while [ "$SECONDS" -lt "$deadline" ]; do
+    for daemon in slurmctld slurmd; do
+        if daemon_gone "$daemon" $((started + 5)); then die "$daemon exited or never wrote $dir/run/$daemon.pid"; fi
+    done
     state="$(node_state || true)"
     case "$state" in
-        idle) log "SLURM is up: node $host idle"; echo "$conf"; exit 0 ;;
+        idle)
+            ours_answers || die "another SLURM answers on port $ctld_port (set XLIB_SLURM_CTLD_PORT/XLIB_SLURM_SLURMD_PORT)"
+            log "SLURM is up: node $host idle"; echo "$conf"; exit 0 ;;
         down|drain|drng|inval) SLURM_CONF="$conf" scontrol update nodename="$host" state=resume >/dev/null 2>&1 || true ;;
     esac
     sleep 0.2

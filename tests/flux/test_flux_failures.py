@@ -13,7 +13,7 @@ from typing import Any
 
 import fluxcalls
 import pytest
-from conftest import flux_module, instance_cores, job_result, wait_for_file
+from fluxhelpers import flux_module, instance_cores, job_result, wait_for_file
 
 from executor import FluxJobExecutor
 from executor.api import ExecutorlibSocketError

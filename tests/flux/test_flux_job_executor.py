@@ -10,7 +10,7 @@ from pathlib import Path
 
 import fluxcalls
 import pytest
-from conftest import flux_module, instance_cores, job_result
+from fluxhelpers import flux_module, instance_cores, job_result
 
 from executor import FluxJobExecutor
 

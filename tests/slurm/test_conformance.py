@@ -5,7 +5,7 @@ first; see docs/slurm.md "Measured fidelity" for which scenarios the mock passes
 :meth:`Cluster.norm` replaced job ids, the node name, the partition and ISO times by placeholders; nothing else
 is relaxed, except lines real SLURM itself prints only sometimes (listed as optional in each scenario).
 
-One file on purpose (~500 lines): it is the fidelity table, one test per row, helpers in slurmclusters.py.
+One file on purpose (~570 lines): it is the fidelity table, one test per row, helpers in slurmclusters.py.
 """
 
 from __future__ import annotations
@@ -78,7 +78,18 @@ def test_srun_failing_rank_lets_the_others_finish(cluster: Cluster) -> None:
             ],
         ),
         ("--time=abc", 255, ["srun: error: Invalid --time specification"]),
+        ("--gres=gpu:1", 1, ["srun: error: Invalid generic resource (gres) specification"]),
+        ("--gpus-per-task=1", 1, ["srun: error: Invalid generic resource (gres) specification"]),
+        (
+            "--mem=999999",
+            1,
+            [
+                "srun: error: Memory specification can not be satisfied",
+                "srun: error: Unable to allocate resources: Requested node configuration is not available",
+            ],
+        ),
     ],
+    ids=["partition", "time", "gres", "gpus-per-task", "mem"],
 )
 def test_srun_rejects_bad_options_at_once(cluster: Cluster, option: str, rc: int, stderr: list[str]) -> None:
     done = cluster.run("srun", "-n1", option, "true", timeout=30)
@@ -86,8 +97,41 @@ def test_srun_rejects_bad_options_at_once(cluster: Cluster, option: str, rc: int
     check_lines(cluster.lines(done.err), stderr)
 
 
-def test_srun_larger_than_the_node_waits_for_resources_forever(cluster: Cluster) -> None:
-    proc = cluster.start("srun", "-n5", "true")
+def test_srun_mpi_plugin_that_is_not_there(cluster: Cluster) -> None:
+    done = cluster.run("srun", "-n1", "--mpi=pmix", "true", timeout=30)
+    assert (done.rc, done.out) == (1, ""), str(done)
+    check_lines(
+        cluster.lines(done.err),
+        ["srun: error: Invalid MPI type 'pmix', --mpi=list for acceptable types"],
+        [  # why the plugin failed to load depends on the installation (here: the plugin exists, libpmix does not;
+            # a SLURM built without the plugin says it cannot find it)
+            "srun: error: Couldn't find the specified plugin name for mpi/pmix looking at all files",
+            "srun: error: cannot find mpi plugin for mpi/pmix",
+            "srun: error:  mpi/pmix_v4: init: (null) [0]: mpi_pmix.c:195: pmi/pmix: can not load PMIx library",
+            "srun: error: Couldn't load specified plugin name for mpi/pmix: Plugin init() callback failed",
+            "srun: error: MPI: Cannot create context for mpi/pmix",
+            "srun: error: MPI: Unable to load any plugin",
+        ],
+    )
+
+
+def test_srun_kill_on_bad_exit_cancels_the_step(cluster: Cluster) -> None:
+    done = cluster.run("srun", "-n2", "-K", "sh", "-c", 'if [ "$SLURM_PROCID" = 1 ]; then exit 3; fi; sleep 30')
+    assert (done.rc, done.out) == (143, ""), str(done)
+    check_lines(
+        cluster.lines(re.sub(r"(StepId=|STEP )\d+\.0", r"\1<J>.0", done.err)),
+        [
+            "srun: error: <node>: task 1: Exited with exit code 3",
+            "slurmstepd-<node>: error: *** STEP <J>.0 ON <node> CANCELLED AT <time> ***",
+            "srun: error: <node>: task 0: Terminated",
+        ],
+        ["srun: launch/slurm: _step_signal: Terminating StepId=<J>.0", "srun: Force Terminated StepId=<J>.0"],
+    )
+
+
+@pytest.mark.parametrize("size", [["-n5"], ["-c", "8"], ["-N", "2", "-n", "2"]], ids=["n5", "c8", "N2"])
+def test_srun_larger_than_the_node_waits_for_resources_forever(cluster: Cluster, size: list[str]) -> None:
+    proc = cluster.start("srun", *size, "true")
     assert proc.stderr is not None
     err = LineReader(proc.stderr)
     seen = [re.sub(r"job \d+", "job <J>", err.next(timeout=20)) for _ in range(2)]
@@ -311,7 +355,7 @@ def test_scontrol_show_job_of_a_failed_job(cluster: Cluster) -> None:
 # --- squeue, sinfo, sacct formats ----------------------------------------------------------------------------
 
 SQUEUE_HEADER = "             JOBID PARTITION     NAME     USER ST       TIME  NODES NODELIST(REASON)"
-SLEEPER = SH + "#SBATCH --job-name=sleeper\nsleep 60\n"
+SLEEPER = SH + "#SBATCH --job-name=sleeper\nexec sleep 60\n"  # exec: see the time-limit scenario
 
 
 def squeue_line(cluster: Cluster, listing: str, job: int) -> str:
@@ -417,7 +461,11 @@ def test_scancel_a_running_srun(cluster: Cluster) -> None:
     check_lines(
         cluster.lines(err, {"J": job}),
         ["slurmstepd-<node>: error: *** STEP <J>.0 ON <node> CANCELLED AT <time> ***", "srun: error: <node>: task 0: Terminated"],
-        ["srun: Job step aborted: Waiting up to 32 seconds for job step to finish.", "srun: Force Terminated StepId=<J>.0"],
+        [
+            "srun: Job step aborted: Waiting up to 32 seconds for job step to finish.",
+            "srun: Job step aborted",
+            "srun: Force Terminated StepId=<J>.0",
+        ],
     )
     fields = cluster.wait_state(job, "CANCELLED")
     assert fields["ExitCode"] == "0:15"
@@ -451,23 +499,28 @@ def test_scancel_unknown_finished_and_bad_ids(cluster: Cluster) -> None:
 @pytest.mark.slurm_slow
 @pytest.mark.timeout(400)
 def test_time_limit_ends_srun_and_batch_job_as_timeout(cluster: Cluster) -> None:
-    job = cluster.sbatch(SH + "#SBATCH --time=1\n#SBATCH --output=limit.out\necho started\nsleep 300\n")
+    # exec: with a shell waiting for sleep, real SLURM records ExitCode 0:15 or 143:0 (which of the two dies of
+    # SIGTERM first); the signal itself is what the scenario compares
+    job = cluster.sbatch(SH + "#SBATCH --time=1\n#SBATCH --output=limit.out\necho started\nexec sleep 300\n")
     proc = cluster.start("srun", "--time=1", "sh", "-c", "echo $SLURM_JOB_ID; exec sleep 300")
     assert proc.stdout is not None
     step_job = int(LineReader(proc.stdout).next(timeout=30))
     assert proc.wait(timeout=200) == 143
     err = proc.stderr.read() if proc.stderr else ""
+    # real srun prints "srun: Job step aborted: Waiting up to 32 seconds for job step to finish." or, seen once
+    # in ~5 runs, only "srun: Job step aborted": either is accepted
+    aborted = re.sub(r"(?m)^srun: Job step aborted: Waiting up to 32 seconds for job step to finish\.$", "srun: Job step aborted", err)
     check_lines(
-        cluster.lines(err, {"J": step_job}),
+        cluster.lines(aborted, {"J": step_job}),
         [
-            "srun: Job step aborted: Waiting up to 32 seconds for job step to finish.",
+            "srun: Job step aborted",
             "slurmstepd-<node>: error: *** STEP <J>.0 ON <node> CANCELLED AT <time> DUE TO TIME LIMIT ***",
         ],
         ["srun: error: <node>: task 0: Terminated", "srun: Force Terminated StepId=<J>.0"],
     )
     for timed_out in (step_job, job):
         fields = cluster.wait_state(timed_out, "TIMEOUT", timeout=120)
-        assert (fields["Reason"], fields["ExitCode"], fields["TimeLimit"]) == ("TimeLimit", "0:15", "00:01:00")
+        assert (fields["Reason"], fields["ExitCode"], fields["TimeLimit"]) == ("TimeLimit", "0:15", "00:01:00"), fields
     assert cluster.lines((cluster.workdir / "limit.out").read_text(), {"J": job}) == [
         "started",
         "slurmstepd-<node>: error: *** JOB <J> ON <node> CANCELLED AT <time> DUE TO TIME LIMIT ***",

@@ -27,7 +27,9 @@ server, the same control API)::
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: the flux command must start fast
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["Call", "FAULTS", "Job", "MockFlux", "backend_session"]
 

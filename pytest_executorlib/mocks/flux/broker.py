@@ -170,7 +170,8 @@ class Broker:
         if run.pmi is not None:
             for fd in run.pmi.socks:
                 self.sel.register(fd, selectors.EVENT_READ, ("pmi", jobid))
-        with state.write(self.conn):
+        with state.write(self.conn):  # the pgid lets MockFlux stop the tasks of a broker that was killed
+            self.conn.execute("UPDATE jobs SET pgid=? WHERE id=?", (run.pgid, jobid))
             sched.post(self.conn, jobid, "start")
         limit = float(value or 0) if fault == "timeout" else float(row["duration"] or 0)
         if fault == "timeout" or limit > 0:
@@ -243,7 +244,10 @@ class Broker:
 
     # --- shutdown --------------------------------------------------------------------------------------------
     def shutdown(self) -> None:
-        """Cancel every job, stop the tasks (SIGTERM, SIGKILL after KILL_WAIT), remove the URI file."""
+        """Cancel every job, stop the tasks (SIGTERM, SIGKILL after KILL_WAIT), remove the URI file; idempotent."""
+        if getattr(self, "_shut", False):
+            return
+        self._shut = True
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(self.root, state.URI_NAME))
         with state.write(self.conn):
@@ -265,6 +269,13 @@ class Broker:
             self._task_exited(next(iter(self.task_fds)))
         self._wake_watchers()
         state.wake_watchers(self.conn)
+        if self.program is not None and self.program.poll() is None:  # stopped by a signal: end CMD too
+            self.program.terminate()
+            try:
+                self.program.wait(KILL_WAIT)
+            except subprocess.TimeoutExpired:
+                self.program.kill()
+                self.program.wait()
 
 
 def main(root: str, owner: int) -> int:

@@ -22,6 +22,8 @@ from pytest_executorlib.mocks.flux.jobid import encode, parse
 from pytest_executorlib.mocks.slurm.common import notify
 
 DEFAULT_URI_PATH = "/run/flux/local"
+#: Seconds between checks that the broker still listens while a client waits and nothing happens.
+LIVENESS_INTERVAL = 2.0
 
 
 def connect_error(path: str) -> FileNotFoundError:
@@ -32,10 +34,19 @@ class Instance:
     """An open instance (``root``: its directory)."""
 
     def __init__(self, root: str) -> None:
+        import threading
+
         self.root = root
-        self.conn = state.connect(root)
+        self._local = threading.local()  # one connection per thread: a handle may be shared by threads
         self.shape = resources.Shape.decode(state.meta(self.conn, "shape"))
         self.uri = "local://" + os.path.join(root, state.URI_NAME)
+
+    @property
+    def conn(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = state.connect(self.root)
+        return conn
 
     @classmethod
     def from_uri(cls, uri: str | None = None) -> Instance:
@@ -48,7 +59,10 @@ class Instance:
         return cls(root)
 
     def close(self) -> None:
-        self.conn.close()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
 
     def wake(self) -> None:
         notify(state.broker_address(self.root))
@@ -150,23 +164,29 @@ class Instance:
         return [(s, n, t, json.loads(c)) for s, n, t, c in rows]
 
     def await_(self, ready: Callable[[], Any], timeout: float | None = None, what: str = "") -> Any:
-        """Return ``ready()`` once it is not None, woken by the broker; TimeoutError after ``timeout`` s."""
+        """Return ``ready()`` once it is not None, woken by the broker; TimeoutError after ``timeout`` s.
+
+        While nothing happens it also checks every :data:`LIVENESS_INTERVAL` s that the broker still listens:
+        a broker that was killed (not stopped) ends the wait with ConnectionResetError instead of a hang.
+        """
         value = ready()
         if value is not None:
             return value
         watcher = state.Watcher(self.root, self.conn)
         try:
             deadline = None if timeout is None else time.monotonic() + timeout
+            woken = True
             while True:
                 value = ready()
                 if value is not None:
                     return value
-                if self.stopped():
-                    raise ConnectionResetError(errno.ECONNRESET, f"flux broker of {self.uri} has shut down")
+                if self.stopped() or (not woken and not notify(state.broker_address(self.root))):
+                    raise ConnectionResetError(errno.ECONNRESET, f"the flux broker of {self.uri} has shut down "
+                                                                 f"while waiting for {what or 'the job'}")
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     raise TimeoutError(f"timed out waiting for {what or 'the job'}")
-                watcher.wait(left)
+                woken = watcher.wait(LIVENESS_INTERVAL if left is None else min(left, LIVENESS_INTERVAL))
         finally:
             watcher.close()
 

@@ -156,7 +156,23 @@ class MockFlux(ControlAPI):
                 raise RuntimeError(f"MockFlux: the broker of {self.root} did not stop within {STOP_TIMEOUT} s "
                                    f"(see {self.root}/broker.log)") from None
         finally:
+            self._kill_orphans()
             self.deactivate()
+
+    def _kill_orphans(self) -> None:
+        """Tasks of jobs a dead broker left running (it was killed): SIGKILL their process groups."""
+        import signal
+
+        conn = state.connect(str(self.root))
+        try:
+            pgids = [p for (p,) in conn.execute("SELECT pgid FROM jobs WHERE state='RUN' AND pgid > 0")]
+        finally:
+            conn.close()
+        for pgid in pgids:
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
     # --- environment -------------------------------------------------------------------------------------
     def environ(self, base: dict[str, str] | None = None) -> dict[str, str]:
@@ -176,12 +192,16 @@ class MockFlux(ControlAPI):
             self._saved["\0sys.path"] = PACKAGE_DIR
 
     def deactivate(self) -> None:
+        """Undo :meth:`activate` (also forgets the imported mock ``flux`` modules)."""
         if self._saved is None:
             return
         for key, value in self._saved.items():
             if key == "\0sys.path":
                 if PACKAGE_DIR in sys.path:
                     sys.path.remove(PACKAGE_DIR)
+                for name in [n for n, m in sys.modules.items() if (n == "flux" or n.startswith("flux."))
+                             and str(getattr(m, "__file__", "") or "").startswith(PACKAGE_DIR)]:
+                    del sys.modules[name]  # the next `import flux` finds whatever is installed, as before
             elif value is None:
                 os.environ.pop(key, None)
             else:

@@ -9,7 +9,6 @@ which the mock does not ship: they raise :class:`NotImplementedError` naming tha
 
 from __future__ import annotations
 
-import locale
 import os
 
 F58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -22,6 +21,8 @@ def f58_prefix() -> str:
     """``ƒ`` when the locale is multibyte UTF-8 and ``FLUX_F58_FORCE_ASCII`` is unset, otherwise ``f``."""
     if os.environ.get("FLUX_F58_FORCE_ASCII"):
         return "f"
+    import locale
+
     try:
         codeset = locale.nl_langinfo(locale.CODESET)
     except (AttributeError, ValueError):  # pragma: no cover - no nl_langinfo

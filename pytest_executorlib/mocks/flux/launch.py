@@ -6,7 +6,7 @@ milliseconds after its ``alloc``.  What a task sees follows flux-core 0.88's she
 ``FLUX_JOB_NNODES``, ``FLUX_JOB_TMPDIR`` (created, removed at the end), ``FLUX_KVS_NAMESPACE``,
 ``FLUX_TERMINUS_SESSION``, ``FLUX_TASK_RANK``, ``FLUX_TASK_LOCAL_ID``, ``FLUX_PYTHONPATH_ORIG``,
 ``CUDA_VISIBLE_DEVICES`` (``-1`` without GPUs), and for simple PMI ``PMI_FD``/``PMI_RANK``/``PMI_SIZE`` served
-by the mock SLURM's PMI-1 server (:class:`pytest_executorlib.mocks.slurm.pmi.PMIServer`), so ``flux run -n N``
+by the PMI-1 server both mocks share (:class:`pytest_executorlib.mocks.pmi.PMIServer`), so ``flux run -n N``
 ranks form one MPI ``COMM_WORLD`` of N.  A batch or nested job's ``flux broker`` command is our ``flux`` shim
 with the allocation in ``XLIB_MOCK_FLUX_ALLOC``.
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 TYPE_CHECKING = False
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
 from pytest_executorlib.mocks.flux import resources
 from pytest_executorlib.mocks.flux.jobid import encode
-from pytest_executorlib.mocks.slurm.pmi import PMIServer
+from pytest_executorlib.mocks.pmi import PMIServer
 
 
 class Running:
@@ -40,6 +41,14 @@ class Running:
 
 class StartError(Exception):
     """The shell could not start a task (``type=exec`` exception with this note)."""
+
+
+def _die_with_broker() -> None:
+    """In the task, before exec: SIGKILL when the broker dies (a killed broker leaves no task behind)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def render(template: str, jobid: int, name: str) -> str:
@@ -121,8 +130,9 @@ def start(root: str, uri: str, shim: str, job: dict[str, Any], shape: resources.
     use_pmi = options.get("pmi", "simple") not in ("off", "none") and options.get("mpi") != "none"
     if use_pmi:
         mapping = f"(vector,(0,{len(alloc)},{max(a[3] for a in alloc)}))"
-        run.pmi = PMIServer(len(ranks), f"{f58}", mapping)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+        run.pmi = PMIServer(len(ranks), f"flux-{f58}", mapping)  # made unique by PMIServer
+    # flux's shell option output.mode: "truncate" (default) or "append"; one descriptor shared by all tasks
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (0 if output.get("mode") == "append" else os.O_TRUNC)
     fout = os.open(out_file, flags, 0o644)
     ferr = os.open(err_file, flags, 0o644) if err_file != out_file else fout
     local: dict[int, int] = {}
@@ -146,7 +156,7 @@ def start(root: str, uri: str, shim: str, job: dict[str, Any], shape: resources.
             try:
                 proc = subprocess.Popen([path, *command[1:]], executable=path, cwd=cwd, env=env,
                                         stdin=subprocess.DEVNULL, stdout=fout, stderr=ferr, pass_fds=pass_fds,
-                                        process_group=run.pgid, close_fds=True)
+                                        process_group=run.pgid, close_fds=True, preexec_fn=_die_with_broker)
             except OSError as exc:
                 raise StartError(f"task {task} (host {host}): start failed: {command[0]}: {exc.strerror}") from None
             finally:
@@ -158,8 +168,6 @@ def start(root: str, uri: str, shim: str, job: dict[str, Any], shape: resources.
             proc.returncode = 0  # reaped by the broker through its pidfd (os.waitpid), never by Popen
     except StartError:
         if run.pgid:
-            import signal
-
             try:
                 os.killpg(run.pgid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):

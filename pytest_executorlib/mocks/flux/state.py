@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS jobs(
   t_submit REAL, t_run REAL DEFAULT 0, t_cleanup REAL DEFAULT 0, t_inactive REAL DEFAULT 0,
   waitstatus INT, exc_type TEXT DEFAULT '', exc_note TEXT DEFAULT '', ntasks INT, nnodes INT,
   alloc TEXT DEFAULT '', nodelist TEXT DEFAULT '', dependency TEXT DEFAULT '', fault TEXT DEFAULT '',
-  duration REAL DEFAULT 0, cwd TEXT DEFAULT '');
+  duration REAL DEFAULT 0, cwd TEXT DEFAULT '', pgid INT DEFAULT 0);
 CREATE TABLE IF NOT EXISTS events(seq INTEGER PRIMARY KEY AUTOINCREMENT, jobid INT, name TEXT, timestamp REAL,
   context TEXT);
 CREATE INDEX IF NOT EXISTS events_job ON events(jobid, seq);

@@ -38,7 +38,7 @@ sys.exit(main({root!r}, {command!r}, sys.argv[1:]))
 """
 
 
-def _outer_slurm_variable(name: str) -> bool:
+def outer_slurm_variable(name: str) -> bool:
     """Variables of an enclosing (real) allocation that would make the mock srun look for a foreign job."""
     return name.startswith(("SLURM_", "SLURMD_", "PMI_")) or name == "SLURM_CONF"
 
@@ -87,7 +87,7 @@ class MockSlurm(ControlAPI):
                 conn.execute("INSERT OR REPLACE INTO meta VALUES('accounting', ?)", ("1" if self.accounting else "0",))
         finally:
             conn.close()
-        parent = common._package_parent()
+        parent = common.package_parent()
         for command in COMMANDS:
             path = self.bin / command
             path.write_text(_SHIM.format(python=sys.executable, parent=parent, root=str(self.root), command=command))
@@ -117,7 +117,7 @@ class MockSlurm(ControlAPI):
     # --- environment -------------------------------------------------------------------------------------
     def environ(self, base: dict[str, str] | None = None) -> dict[str, str]:
         """``base`` (default ``os.environ``) with :attr:`env` applied and outer SLURM/PMI variables removed."""
-        merged = {k: v for k, v in (os.environ if base is None else base).items() if not _outer_slurm_variable(k)}
+        merged = {k: v for k, v in (os.environ if base is None else base).items() if not outer_slurm_variable(k)}
         merged.update(self.env)
         return merged
 
@@ -126,7 +126,7 @@ class MockSlurm(ControlAPI):
         if self._saved is not None:
             return
         self._saved = {}
-        for key in [k for k in os.environ if _outer_slurm_variable(k)] + list(self.env):
+        for key in [k for k in os.environ if outer_slurm_variable(k)] + list(self.env):
             self._saved.setdefault(key, os.environ.get(key))
             os.environ.pop(key, None)
         os.environ.update(self.env)

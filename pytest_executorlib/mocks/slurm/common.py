@@ -84,7 +84,7 @@ class Cluster:
 
 def start_controller(root: str, detached: bool) -> Any:
     """Start the controller process of ``root``; detached: double fork, so no zombie is left behind."""
-    argv = [sys.executable, "-I", "-S", "-c", _CONTROLLER_BOOT, _package_parent(), root, "0"]
+    argv = [sys.executable, "-I", "-S", "-c", _CONTROLLER_BOOT, package_parent(), root, "0"]
     log = os.open(os.path.join(root, "slurmctld.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         if not detached:
@@ -138,7 +138,7 @@ def _wait_ready(proc: Any, root: str) -> None:
                            f"(exit status {proc.poll()}); its log ends with:\n{log}")
 
 
-def _package_parent() -> str:
+def package_parent() -> str:
     here = os.path.dirname(os.path.abspath(__file__))
     return os.path.dirname(os.path.dirname(os.path.dirname(here)))
 

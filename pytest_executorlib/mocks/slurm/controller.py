@@ -321,8 +321,12 @@ class Controller:
         """
         with db.write(self.conn):
             self.conn.execute("INSERT OR REPLACE INTO meta VALUES('stopped', '1')")
+            waiting = [r[0] for r in self.conn.execute(
+                "SELECT pid FROM jobs WHERE state='PENDING' AND kind='srun'")]
             self.conn.execute("UPDATE jobs SET state='CANCELLED', signal=15, end_time=? "
                               "WHERE state IN ('PENDING','RUNNING')", (time.time(),))
+        for pid in waiting:  # an srun waiting for resources sees its job cancelled and exits
+            common.notify(common.waiter_address(self.root, pid))
         pgids = [r[0] for r in self.conn.execute("SELECT pgid FROM steps WHERE state='RUNNING'")]
         for w in self.watched.values():
             with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -45,12 +45,11 @@ def job_environment(job: dict[str, Any]) -> dict[str, str]:
         "SLURM_JOB_UID": str(os.getuid()), "SLURM_JOB_GID": str(os.getgid()),
         "SLURM_SUBMIT_HOST": socket.gethostname(), "SLURM_SUBMIT_DIR": job["submit_dir"],
         "SLURM_TASKS_PER_NODE": tasks_per_node([a[3] for a in alloc]),
-        "SLURM_JOB_QOS": "normal", "SLURM_JOB_ACCOUNT": "",
+        "SLURM_JOB_ACCOUNT": "",
         "SLURM_TOPOLOGY_ADDR": names[0] if names else "", "SLURM_TOPOLOGY_ADDR_PATTERN": "node",
     }
     if job["time_limit"] is not None:
         env["SLURM_JOB_END_TIME"] = str(int(job["start_time"] + job["time_limit"]))
-    env["SLURM_JOB_START_TIME"] = str(int(job["start_time"] or time.time()))
     del env["SLURM_JOB_ACCOUNT"]
     if job["cpt_given"]:
         env["SLURM_CPUS_PER_TASK"] = str(job["cpus_per_task"])
@@ -78,6 +77,8 @@ def batch_environment(conn: Any, job_id: int) -> dict[str, str]:
     env.update({
         "SLURM_NODEID": "0", "SLURM_PROCID": "0", "SLURM_LOCALID": "0", "SLURM_GTIDS": "0",
         "SLURMD_NODENAME": first[0], "SLURM_CPUS_ON_NODE": str(first[1]), "ENVIRONMENT": "BATCH",
+        "SLURM_NODE_ALIASES": "(null)", "SLURM_PRIO_PROCESS": "0",
+        "SLURM_WORKING_CLUSTER": f"{common.CLUSTER_NAME}:127.0.0.1:6817:9728:109",
         "SLURM_JOB_NAME": job["name"],
     })
     if job["ntasks_given"]:

@@ -19,7 +19,7 @@ import tempfile
 from typing import TextIO
 
 from pytest_executorlib.mocks.slurm import common
-from pytest_executorlib.mocks.slurm.cluster import ROOT_VARIABLE, MockSlurm, _outer_slurm_variable, stop_cluster
+from pytest_executorlib.mocks.slurm.cluster import ROOT_VARIABLE, MockSlurm, outer_slurm_variable, stop_cluster
 
 
 def start(nodes: int, cpus_per_node: int, gpus_per_node: int, out: TextIO) -> int:
@@ -29,7 +29,7 @@ def start(nodes: int, cpus_per_node: int, gpus_per_node: int, out: TextIO) -> in
                         gpus_per_node=gpus_per_node)
     cluster.create()
     common.start_controller(str(cluster.root), detached=True)
-    for name in sorted(k for k in os.environ if _outer_slurm_variable(k)):
+    for name in sorted(k for k in os.environ if outer_slurm_variable(k)):
         out.write(f"unset {name}\n")
     for name, value in cluster.env.items():
         out.write(f"export {name}={shlex.quote(value)}\n")

@@ -35,7 +35,7 @@ def _ranges(ranks: list[int]) -> str:
     return ",".join(parts)
 
 
-def report(step: Step, nodes: list[str], stopped: str | None) -> int:
+def report(step: Step, nodes: list[str], stopped: str | None, force_line: bool = True) -> int:
     """Print SLURM's per-task error lines and return srun's exit status."""
     groups: dict[tuple[str, str], list[int]] = {}
     rc = 0
@@ -52,7 +52,7 @@ def report(step: Step, nodes: list[str], stopped: str | None) -> int:
     for (node, what), ranks in groups.items():
         label = "task" if len(ranks) == 1 else "tasks"
         say(f"srun: error: {node}: {label} {_ranges(ranks)}: {what}")
-    if stopped is not None or any(sig for _, sig in step.codes.values()):
+    if force_line and (stopped is not None or any(sig for _, sig in step.codes.values())):
         if stopped != "DUE TO TIME LIMIT":
             say(f"srun: Force Terminated StepId={step.job['id']}.{step.step_id}")
     if stopped is not None:
@@ -60,9 +60,9 @@ def report(step: Step, nodes: list[str], stopped: str | None) -> int:
     return rc
 
 
-def announce(step: Step, why: str) -> None:
+def announce(step: Step, why: str, aborted: bool = False) -> None:
     node = step.placement[0][0]
-    if why == "DUE TO TIME LIMIT":
+    if why == "DUE TO TIME LIMIT" or aborted:
         say("srun: Job step aborted: Waiting up to 32 seconds for job step to finish.")
     if why == "DUE TO NODE FAILURE":
         say(f"srun: error: Node failure on {node}")

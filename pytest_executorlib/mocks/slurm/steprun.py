@@ -40,6 +40,7 @@ class Step:
         self.placement = placement
         self.mpi = mpi
         self.kill_on_bad_exit = kill_on_bad_exit
+        self.label = False  # srun -l: "<rank>: " before every output line
         self.sock = sock  # srun's wake-up socket (job mode), None for a step inside an allocation
         self.codes: dict[int, tuple[int, int]] = {}  # rank -> (exit code, signal)
 
@@ -69,8 +70,9 @@ def _task_envs(step: Step) -> list[tuple[str, dict[str, str]]]:
         "SLURM_STEP_NODELIST": step_nodes, "SLURM_STEP_TASKS_PER_NODE": tasks_per_node(counts),
         "SLURM_TASKS_PER_NODE": tasks_per_node(counts) if job["kind"] == "srun" else base["SLURM_TASKS_PER_NODE"],
         "SLURM_SRUN_COMM_HOST": "127.0.0.1", "SLURM_LAUNCH_NODE_IPADDR": "127.0.0.1",
-        "SLURM_DISTRIBUTION": "cyclic" if len(names) > 1 else "block", "SLURM_PRIO_PROCESS": "0",
-        "SLURM_UMASK": "0022", "SLURM_MPI_TYPE": step.mpi, "SLURM_CPU_BIND": "quiet,mask_cpu:0x1",
+        "SLURM_SRUN_COMM_PORT": "0", "SLURM_STEP_LAUNCHER_PORT": "0", "SLURM_PRIO_PROCESS": "0",
+        "SLURM_WORKING_CLUSTER": f"{common.CLUSTER_NAME}:127.0.0.1:6817:9728:109",
+        "SLURM_UMASK": "0022", "SLURM_MPI_TYPE": step.mpi,
         "PMI_SIZE": str(n), "PMI_JOBID": f"{job['id']}.{step.step_id}",
     })
     if step.mpi == "none":
@@ -111,6 +113,7 @@ def run(cluster: common.Cluster, step: Step, stdout: int | None, stderr: int | N
     pgid = 0
     running: dict[int, tuple[int, int]] = {}  # pidfd -> (rank, pid)
     forward: dict[int, tuple[int, bytes]] = {}  # read end of a task's stdout/stderr pipe -> (1 or 2, partial line)
+    stdin_copies: list[int] = []  # write ends of the tasks' stdin pipes (several tasks)
     for rank, (node, env) in enumerate(envs):
         ours, theirs = socket.socketpair()
         if step.mpi != "none":
@@ -131,10 +134,16 @@ def run(cluster: common.Cluster, step: Step, stdout: int | None, stderr: int | N
                 read_end, write_end = os.pipe()
                 ends.append(write_end)
                 actions.append((os.POSIX_SPAWN_DUP2, write_end, target))
-                sel.register(read_end, selectors.EVENT_READ, ("io", target))
+                sel.register(read_end, selectors.EVENT_READ, ("io", (target, rank)))
                 forward[read_end] = (target, b"")
             else:
                 actions.append((os.POSIX_SPAWN_DUP2, given, target))
+        if len(envs) > 1:  # srun's stdin goes to every task (SLURM's default), copied through one pipe each
+            stdin_read, stdin_write = os.pipe()
+            os.set_blocking(stdin_write, False)
+            stdin_copies.append(stdin_write)
+            ends.append(stdin_read)
+            actions.append((os.POSIX_SPAWN_DUP2, stdin_read, 0))
         try:
             pid = os.posix_spawn(path, step.argv, env, setpgroup=pgid, setsigdef=_DEFAULT_SIGNALS,
                                  file_actions=actions)
@@ -156,6 +165,11 @@ def run(cluster: common.Cluster, step: Step, stdout: int | None, stderr: int | N
         with db.write(cluster.conn):
             cluster.conn.execute("INSERT OR REPLACE INTO steps VALUES(?,?,?,?,?, 'RUNNING')",
                                  (step.job["id"], step.step_id, os.getpid(), pgid, len(envs)))
+    if stdin_copies:
+        try:
+            sel.register(0, selectors.EVENT_READ, ("stdin", 0))
+        except (ValueError, OSError):  # no stdin, or one that cannot be waited on (a regular file is read below)
+            _copy_stdin(stdin_copies, None)
     if step.sock is not None:
         sel.register(step.sock, selectors.EVENT_READ, ("ctl", 0))
         step.sock.sendto(b"w", step.sock.getsockname())  # look once now: the job may have ended while starting
@@ -164,10 +178,15 @@ def run(cluster: common.Cluster, step: Step, stdout: int | None, stderr: int | N
     interrupted: list[int] = []
 
     def on_signal(signum: int, frame: Any) -> None:
+        """srun got SIGINT/SIGTERM: as real srun, say so, stop the step and SIGKILL its tasks."""
+        if interrupted:
+            return
         interrupted.append(signum)
+        say("srun: forcing job termination")
+        announce(step, "", aborted=True)
         if pgid:
             try:
-                os.killpg(pgid, signal.SIGTERM)
+                os.killpg(pgid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
 
@@ -203,10 +222,17 @@ def run(cluster: common.Cluster, step: Step, stdout: int | None, stderr: int | N
                     step.codes[rank] = ((os.WEXITSTATUS(status), 0) if os.WIFEXITED(status)
                                         else (0, os.WTERMSIG(status)))
                     if step.kill_on_bad_exit and step.codes[rank] != (0, 0) and running and kill_at is None:
+                        say(f"srun: launch/slurm: _step_signal: Terminating StepId={step.job['id']}.{step.step_id}")
+                        announce(step, "")
                         os.killpg(pgid, signal.SIGTERM)
                         kill_at = time.time() + KILL_WAIT
+                elif kind == "stdin":
+                    if not _copy_stdin(stdin_copies, sel):
+                        sel.unregister(0)
                 elif kind == "io":
-                    _forward(sel, forward, key.fd, rank)
+                    target, task = rank
+                    label = f"{task:>{len(str(len(envs) - 1))}}: ".encode() if step.label else b""
+                    _forward(sel, forward, key.fd, target, label)
                 elif kind == "pmi":
                     if not pmi.handle(key.fd):
                         sel.unregister(key.fd)
@@ -228,6 +254,8 @@ def run(cluster: common.Cluster, step: Step, stdout: int | None, stderr: int | N
                                 pass
                         kill_at = time.time() + KILL_WAIT
     finally:
+        for fd in stdin_copies:
+            os.close(fd)
         for fd, (target, rest) in forward.items():
             if rest:
                 _write_all(target, rest)
@@ -237,17 +265,21 @@ def run(cluster: common.Cluster, step: Step, stdout: int | None, stderr: int | N
             signal.signal(s, handler)
         for fd in list(pmi.socks):
             pmi.close(fd)
-    rc = report(step, nodes, stopped)
-    if interrupted and stopped is None:
-        rc = max(rc, 128 + interrupted[0]) if rc < 128 else rc
+    rc = report(step, nodes, stopped, force_line=not interrupted)
+    if interrupted and step.sock is not None:
+        with db.write(cluster.conn):
+            cluster.conn.execute("UPDATE jobs SET state='CANCELLED', exit_code=0, signal=9, end_time=?, "
+                                 "reason='None' WHERE id=? AND state='RUNNING'", (time.time(), step.job["id"]))
     with db.write(cluster.conn):
         cluster.conn.execute("UPDATE steps SET state=? WHERE job_id=? AND step_id=?",
                              ("COMPLETED" if rc == 0 else "FAILED", step.job["id"], step.step_id))
     return rc
 
 
-def _forward(sel: selectors.BaseSelector, forward: dict[int, tuple[int, bytes]], fd: int, target: int) -> None:
-    """Copy what a task wrote to srun's stdout/stderr, whole lines at a time (the rest at end of file)."""
+def _forward(sel: selectors.BaseSelector, forward: dict[int, tuple[int, bytes]], fd: int, target: int,
+             label: bytes) -> None:
+    """Copy what a task wrote to srun's stdout/stderr, whole lines at a time (the rest at end of file);
+    ``label`` (``srun -l``: ``"0: "``) starts every line."""
     try:
         data = os.read(fd, 65536)
     except OSError:
@@ -257,13 +289,39 @@ def _forward(sel: selectors.BaseSelector, forward: dict[int, tuple[int, bytes]],
         sel.unregister(fd)
         os.close(fd)
         if rest:
-            _write_all(target, rest)
+            _write_all(target, label + rest)
         return
     buf = forward[fd][1] + data
     cut = buf.rfind(b"\n") + 1
     if cut:
-        _write_all(target, buf[:cut])
+        lines = buf[:cut]
+        if label:
+            lines = b"".join(label + line for line in lines.splitlines(keepends=True))
+        _write_all(target, lines)
     forward[fd] = (target, buf[cut:])
+
+
+def _copy_stdin(copies: list[int], sel: selectors.BaseSelector | None) -> bool:
+    """Copy what srun reads on its stdin to every task; False (and the copies closed) at end of file.
+
+    ``sel`` None: stdin cannot be waited on (a regular file): copy all of it now."""
+    while True:
+        try:
+            data = os.read(0, 65536)
+        except OSError:
+            data = b""
+        if not data:
+            for fd in copies:
+                os.close(fd)
+            copies.clear()
+            return False
+        for fd in copies:
+            try:
+                os.write(fd, data)
+            except OSError:  # a task that does not read (full pipe) or has exited loses its copy
+                pass
+        if sel is not None:
+            return True
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -1,8 +1,10 @@
 """Turning srun/sbatch options into a job row: validation with SLURM's messages, then one INSERT.
 
-Errors follow real SLURM 22.05: a bad ``--time`` exits 255 (``Invalid --time specification``); an unknown
-partition, GRES or an impossible ``--mem`` / ``-c`` exits 1 with ``Unable to allocate resources: ...`` (srun)
-or ``Batch job submission failed: ...`` (sbatch), and uses no job id.
+Errors follow real SLURM 22.05 (observed): a bad ``--time`` exits 255 (``Invalid --time specification``); an
+unknown partition or an impossible ``--mem`` exits 1 with ``Unable to allocate resources: ...`` (srun) or
+``Batch job submission failed: ...`` (sbatch) after a line naming the problem; a bad GRES is the single line
+``Invalid generic resource (gres) specification``; none of them uses a job id.  A ``-c`` larger than a node
+or a ``-N`` larger than the partition is accepted and stays PENDING (``PartitionConfig``).
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ def build(cluster: common.Cluster, opts: dict[str, str], name: str, workdir: str
     ntasks = positive_int(cmd, opts, "ntasks", 1, "-n")
     cpt = positive_int(cmd, opts, "cpus-per-task", 1, "-c")
     nodes = positive_int(cmd, opts, "nodes", 0, "-N") if "nodes" in opts else 0
+    if "ntasks" not in opts and nodes:
+        ntasks = nodes  # -N k alone: one task per node
     time_limit = None
     if "time" in opts:
         try:
@@ -70,14 +74,14 @@ def build(cluster: common.Cluster, opts: dict[str, str], name: str, workdir: str
     if total is not None:
         fields = total.split(":")
         if "gres" in opts and fields[0] != "gpu":
-            _fail(cluster, "Invalid generic resource (gres) specification")
+            cluster.error("Invalid generic resource (gres) specification", 1)
         try:
             count = int(fields[-1]) if len(fields) > 1 or "gres" not in opts else 1
         except ValueError:
-            _fail(cluster, "Invalid generic resource (gres) specification")
+            cluster.error("Invalid generic resource (gres) specification", 1)
         gpus = max(gpus, -(-count // ntasks))
     if gpus and gpus > shape.gpus:
-        _fail(cluster, "Invalid generic resource (gres) specification")
+        cluster.error("Invalid generic resource (gres) specification", 1)
     mem = opts.get("mem") or opts.get("mem-per-cpu")
     if mem is not None:
         mb = _memory_mb(mem)
@@ -87,9 +91,9 @@ def build(cluster: common.Cluster, opts: dict[str, str], name: str, workdir: str
         if "mem-per-cpu" in opts and "mem" not in opts:
             mb *= min(ntasks * cpt, shape.cpus)
         if mb > NODE_MEMORY_MB:
-            _fail(cluster, "Memory specification can not be satisfied")
-    if cpt > shape.cpus or nodes > len(partition.nodes):
-        _fail(cluster, "Requested node configuration is not available")
+            sys.stderr.write(f"{cmd}: error: Memory specification can not be satisfied\n")
+            _fail(cluster, "Requested node configuration is not available")
+    # -c larger than a node, -N larger than the partition: accepted, PENDING (PartitionConfig) forever, as SLURM does
     nodes = fewer_nodes(cmd, opts, ntasks, nodes)
     dependency = opts.get("dependency", "")
     if dependency and parse_dependency(dependency) is None:
@@ -106,7 +110,7 @@ def build(cluster: common.Cluster, opts: dict[str, str], name: str, workdir: str
 def insert(cluster: common.Cluster, job: dict[str, Any], env: dict[str, str], ntasks_given: bool) -> int:
     """Insert the job (PENDING), applying the control API's "next job" hold and fault; returns its id."""
     env = dict(env)
-    env["_XLIB_SUBMIT_DIR"] = _cwd()
+    env["_XLIB_SUBMIT_DIR"] = current_dir()
     env["_XLIB_NTASKS_GIVEN"] = "1" if ntasks_given else "0"
     conn = cluster.conn
     with db.write(conn):
@@ -142,7 +146,7 @@ class _Rejected(Exception):
 Rejected = _Rejected
 
 
-def _cwd() -> str:
+def current_dir() -> str:
     try:
         return os.getcwd()
     except OSError:

@@ -18,20 +18,22 @@ SH = "#!/bin/sh\n"
 
 
 def test_fifty_concurrent_commands(run: Run, cluster: MockSlurm, work: Path) -> None:
-    (work / "j.sh").write_text(SH + "true\n")
+    # Each batch job runs two more commands from inside the job (a step and a query), concurrently with the rest.
+    (work / "j.sh").write_text(SH + "srun -n1 true\nsqueue -h > /dev/null\n")
     argvs = [["sbatch", "--parsable", "j.sh"] if i % 3 == 0 else ["srun", "-n1", "true"] if i % 3 == 1
              else ["squeue", "-h", "-t", "all"] for i in range(50)]
     with ThreadPoolExecutor(50) as pool:
         results = list(pool.map(lambda argv: run(*argv, timeout=120), argvs))
     assert [r.returncode for r in results] == [0] * 50, [r.stderr for r in results if r.returncode]
     sbatch_ids = [int(r.stdout) for r, argv in zip(results, argvs) if argv[0] == "sbatch"]
+    for job_id in sbatch_ids:
+        assert cluster.wait(job_id, timeout=120).state == "COMPLETED"
     jobs = cluster.jobs()
-    assert len(jobs) == sum(1 for a in argvs if a[0] in ("sbatch", "srun"))
+    assert len(jobs) == sum(1 for a in argvs if a[0] in ("sbatch", "srun"))  # steps are no new jobs
     assert [j.id for j in jobs] == list(range(jobs[0].id, jobs[0].id + len(jobs)))  # increasing, no gap, no reuse
     assert set(sbatch_ids) <= {j.id for j in jobs}
-    for job_id in sbatch_ids:
-        assert cluster.wait(job_id).state == "COMPLETED"
-    assert len(cluster.calls()) == 50
+    assert len(cluster.calls()) == 50 + 2 * len(sbatch_ids)
+    assert {c.job for c in cluster.calls() if c.job} == {str(j) for j in sbatch_ids}
     check = subprocess.run([sys.executable, "-c", "import sqlite3, sys; "
                             "print(sqlite3.connect(sys.argv[1]).execute('PRAGMA integrity_check').fetchone()[0])",
                             str(cluster.root / "slurm.db")], capture_output=True, text=True, timeout=60)
@@ -60,12 +62,16 @@ def test_no_process_outlives_the_cluster(tmp_path: Path) -> None:
                                 text=True)
         assert srun.stdout is not None
         task_pid = int(srun.stdout.readline())
+        waiting = subprocess.Popen(["srun", "-n", "9", "true"], env=env, stderr=subprocess.PIPE, text=True)
+        assert waiting.stderr is not None
+        assert waiting.stderr.readline() == "srun: Requested partition configuration not available now\n"
         controller = cluster._controller
         assert controller is not None
-    assert srun.wait(timeout=30) == 143
+    assert srun.wait(timeout=30) in (137, 143)  # its tasks were killed (SIGTERM to the step, SIGKILL from srun)
+    assert waiting.wait(timeout=30) == 1  # a waiting srun ends too
     assert controller.poll() is not None
     assert not _alive(batch_pid) and not _alive(task_pid)
-    assert [j.state for j in cluster.jobs()] == ["CANCELLED", "CANCELLED"]
+    assert [j.state for j in cluster.jobs()] == ["CANCELLED", "CANCELLED", "CANCELLED"]
     r = subprocess.run(["squeue"], env=env, capture_output=True, text=True, timeout=60)
     assert (r.returncode, r.stderr) == (1, "squeue: error: Unable to contact slurm controller (connect failure)\n")
 

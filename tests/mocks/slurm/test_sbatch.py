@@ -188,3 +188,19 @@ def test_script_arguments(run: Run, cluster: MockSlurm, work: Path) -> None:
     cluster.wait(with_args)
     assert (work / "args.txt").read_text() == "0::\n"
     assert (work / "args2.txt").read_text() == "2:one:two words\n"
+
+
+def test_batch_variable_names_match_real_slurm(run: Run, cluster: MockSlurm, work: Path) -> None:
+    """As listed in a batch script on real SLURM 22.05 (ci/start-slurm.sh), minus SLURM_CONF (no slurm.conf
+    here) and SLURM_TASK_PID (not known before the script starts)."""
+    real = {
+        "ENVIRONMENT", "SLURMD_NODENAME", "SLURM_CLUSTER_NAME", "SLURM_CPUS_ON_NODE", "SLURM_GTIDS", "SLURM_JOBID",
+        "SLURM_JOB_CPUS_PER_NODE", "SLURM_JOB_GID", "SLURM_JOB_ID", "SLURM_JOB_NAME", "SLURM_JOB_NODELIST",
+        "SLURM_JOB_NUM_NODES", "SLURM_JOB_PARTITION", "SLURM_JOB_UID", "SLURM_JOB_USER", "SLURM_LOCALID",
+        "SLURM_NNODES", "SLURM_NODEID", "SLURM_NODELIST", "SLURM_NODE_ALIASES", "SLURM_PRIO_PROCESS",
+        "SLURM_PROCID", "SLURM_SUBMIT_DIR", "SLURM_SUBMIT_HOST", "SLURM_TASKS_PER_NODE", "SLURM_TOPOLOGY_ADDR",
+        "SLURM_TOPOLOGY_ADDR_PATTERN", "SLURM_WORKING_CLUSTER",
+    }
+    job = submit(run, work, SH + 'env | grep -E "^(SLURM|PMI|ENVIRONMENT)" | cut -d= -f1 > names.txt\n')
+    cluster.wait(job)
+    assert set((work / "names.txt").read_text().split()) == real

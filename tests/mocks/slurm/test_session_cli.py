@@ -104,3 +104,34 @@ def test_executorlib_impl_on_the_mock_backend(pytester: pytest.Pytester) -> None
     result = pytester.runpytest_subprocess("--xlib-backend=mock-slurm", "--xlib-impl=executorlib",
                                            "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+def test_mock_env_controller_exits_when_idle_and_restarts_on_demand(tmp_path: Path) -> None:
+    import fcntl
+    import threading
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "XLIB_MOCK_SLURM"))}
+    env["XLIB_MOCK_SLURM_IDLE"] = "0.5"
+    out = subprocess.run([XLIB, "mock-env", "slurm"], env=env, capture_output=True, text=True, timeout=60).stdout
+    exports = dict(line[len("export "):].split("=", 1) for line in out.splitlines() if line.startswith("export "))
+    root = Path(exports["XLIB_MOCK_SLURM_ROOT"])
+    env.update(PATH=exports["PATH"].strip("'"), XLIB_MOCK_SLURM_ROOT=str(root))
+    try:
+        with open(root / "slurmctld.lock", "w") as lock:  # the controller holds this lock while it runs
+            got = threading.Event()
+            waiter = threading.Thread(target=lambda: (fcntl.flock(lock, fcntl.LOCK_EX), got.set()), daemon=True)
+            waiter.start()
+            waiter.join(60)
+            assert got.is_set(), "the idle controller did not exit"
+            fcntl.flock(lock, fcntl.LOCK_UN)
+        (tmp_path / "j.sh").write_text("#!/bin/sh\necho again\n")
+        job = subprocess.run(["sbatch", "--parsable", "j.sh"], cwd=tmp_path, env=env, capture_output=True,
+                             text=True, timeout=60).stdout.strip()
+        srun = subprocess.run(["srun", f"--dependency=afterok:{job}", "echo", "srun"], env=env, capture_output=True,
+                              text=True, timeout=60)
+        assert srun.stdout == "srun\n"  # a command started a new controller: the job ran
+        assert (tmp_path / f"slurm-{job}.out").read_text() == "again\n"
+    finally:
+        stop = subprocess.run([XLIB, "mock-env", "slurm", "--stop"], env=env, capture_output=True, text=True,
+                              timeout=60)
+    assert stop.returncode == 0 and not root.exists()

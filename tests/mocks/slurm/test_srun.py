@@ -114,8 +114,10 @@ def test_kill_on_bad_exit_cancels_the_step(run: Run) -> None:
     ("argv", "rc", "message"),
     [
         (["-p", "nosuch"], 1, "srun: error: Unable to allocate resources: Invalid partition name specified"),
-        (["--gres=gpu:1"], 1, "srun: error: Unable to allocate resources: Invalid generic resource (gres) specification"),
-        (["--mem=100G"], 1, "srun: error: Unable to allocate resources: Memory specification can not be satisfied"),
+        (["--gres=gpu:1"], 1, "srun: error: Invalid generic resource (gres) specification"),
+        (["--gres=foo:1"], 1, "srun: error: Invalid generic resource (gres) specification"),
+        (["--mem=100G"], 1, "srun: error: Memory specification can not be satisfied"),
+        (["--mem=100G"], 1, "srun: error: Unable to allocate resources: Requested node configuration is not available"),
         (["--mpi=pmix"], 1, "srun: error: Invalid MPI type 'pmix', --mpi=list for acceptable types"),
         (["--time=abc"], 255, "srun: error: Invalid --time specification"),
         (["--bogus"], 255, "srun: unrecognized option '--bogus'"),
@@ -157,8 +159,19 @@ def test_never_satisfiable_waits_until_cancelled(run: Run, cluster: MockSlurm) -
     assert (job.state, job.reason) == ("PENDING", "PartitionConfig")
     assert run("scancel", str(job.id)).returncode == 0
     assert proc.wait(timeout=30) == 1
-    assert f"srun: Job allocation {job.id} has been revoked." in proc.stderr.read()
+    assert proc.stderr.read().splitlines() == [
+        "srun: Job has been cancelled",
+        "srun: error: Unable to allocate resources: Job/step already completing or completed",
+    ]
     assert cluster.job(job.id).state == "CANCELLED"
+
+
+@pytest.mark.parametrize("argv", [["-c", "8"], ["-N", "2"]])
+def test_larger_than_a_node_or_the_partition_waits(run: Run, cluster: MockSlurm, argv: list[str]) -> None:
+    (Path(cluster.root).parent / "work" / "t.sh").write_text("#!/bin/sh\ntrue\n")
+    job = int(run("sbatch", "--parsable", *argv, "t.sh").stdout)
+    pending = cluster.wait(job, until=lambda j: j.reason != "None")
+    assert (pending.state, pending.reason) == ("PENDING", "PartitionConfig")
 
 
 def test_busy_cluster_queues_then_allocates(run: Run, cluster: MockSlurm) -> None:
@@ -224,3 +237,59 @@ def test_step_inside_a_batch_job(run: Run, cluster: MockSlurm, work: Path) -> No
         f"srun: error: Unable to create step for job {job_id}: More processors requested than permitted",
         "rc=1",
     ]
+
+
+def test_srun_terminated_forces_the_step_down(cluster: MockSlurm) -> None:
+    proc = subprocess.Popen(["srun", "sh", "-c", "echo up; exec sleep 60"], env=cluster.environ(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline() == "up\n"
+    proc.terminate()
+    assert proc.wait(timeout=30) == 137  # as real 22.05: the tasks are killed
+    job = cluster.jobs()[0]
+    lines = proc.stderr.read().splitlines()
+    assert lines[:2] == ["srun: forcing job termination",
+                         "srun: Job step aborted: Waiting up to 32 seconds for job step to finish."]
+    assert lines[2].startswith(f"slurmstepd-n1: error: *** STEP {job.id}.0 ON n1 CANCELLED AT ")
+    assert lines[3:] == ["srun: error: n1: task 0: Killed"]
+    assert cluster.job(job.id).state == "CANCELLED"
+
+
+def test_task_environment_names_match_real_slurm(run: Run) -> None:
+    """The SLURM_*/PMI_* names a task sees, as listed on real SLURM 22.05 (ci/start-slurm.sh, srun -n2).
+
+    Not set by the mock: SLURM_CONF (there is no slurm.conf) and SLURM_TASK_PID (the tasks are exec'ed
+    directly, their pid is unknown before).
+    """
+    real = {
+        "PMI_FD", "PMI_JOBID", "PMI_RANK", "PMI_SIZE", "SLURMD_NODENAME", "SLURM_CLUSTER_NAME", "SLURM_CPUS_ON_NODE",
+        "SLURM_GTIDS", "SLURM_JOBID", "SLURM_JOB_CPUS_PER_NODE", "SLURM_JOB_GID", "SLURM_JOB_ID", "SLURM_JOB_NAME",
+        "SLURM_JOB_NODELIST", "SLURM_JOB_NUM_NODES", "SLURM_JOB_PARTITION", "SLURM_JOB_UID", "SLURM_JOB_USER",
+        "SLURM_LAUNCH_NODE_IPADDR", "SLURM_LOCALID", "SLURM_MPI_TYPE", "SLURM_NNODES", "SLURM_NODEID",
+        "SLURM_NODELIST", "SLURM_NPROCS", "SLURM_NTASKS", "SLURM_PRIO_PROCESS", "SLURM_PROCID",
+        "SLURM_SRUN_COMM_HOST", "SLURM_SRUN_COMM_PORT", "SLURM_STEPID", "SLURM_STEP_ID", "SLURM_STEP_LAUNCHER_PORT",
+        "SLURM_STEP_NODELIST", "SLURM_STEP_NUM_NODES", "SLURM_STEP_NUM_TASKS", "SLURM_STEP_TASKS_PER_NODE",
+        "SLURM_SUBMIT_DIR", "SLURM_SUBMIT_HOST", "SLURM_TASKS_PER_NODE", "SLURM_TOPOLOGY_ADDR",
+        "SLURM_TOPOLOGY_ADDR_PATTERN", "SLURM_UMASK", "SLURM_WORKING_CLUSTER",
+    }
+    r = run("srun", "-n", "2", sys.executable, "-c", ENV_PROBE)
+    for env in _envs(r.stdout):
+        assert set(env) == real
+
+
+def test_label_and_stdin(run: Run) -> None:
+    r = run("srun", "-l", "-n", "2", "sh", "-c", 'read line; echo "$SLURM_PROCID got ${line:-nothing}"', input="hello\n")
+    assert r.returncode == 0
+    assert sorted(r.stdout.splitlines()) == ["0: 0 got hello", "1: 1 got hello"]  # stdin goes to every task
+
+
+def test_terminating_a_waiting_srun_cancels_its_job(cluster: MockSlurm) -> None:
+    proc = subprocess.Popen(["srun", "-n", "5", "true"], env=cluster.environ(), stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    proc.stderr.readline()
+    job = cluster.jobs()[0]
+    assert proc.stderr.readline() == f"srun: job {job.id} queued and waiting for resources\n"
+    proc.terminate()
+    assert proc.wait(timeout=30) == 1
+    assert proc.stderr.read() == f"srun: Job allocation {job.id} has been revoked\n"
+    assert cluster.job(job.id).state == "CANCELLED"

@@ -13,7 +13,9 @@ import argparse
 import json
 import sys
 import time
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 from pytest_executorlib.mocks.flux.cli import connect
 from pytest_executorlib.mocks.flux.jobid import JobID, encode

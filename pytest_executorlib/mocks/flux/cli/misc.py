@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
+import signal
 import sys
-import tempfile
 import time
 
 from pytest_executorlib.mocks.flux.cli import CommandError, connect
@@ -148,6 +147,8 @@ def broker(argv: list[str]) -> int:
 
 def _run_instance(shape_t: tuple[int, int, int], command: list[str], who: str) -> int:
     import pathlib
+    import shutil
+    import tempfile
 
     from pytest_executorlib.mocks.flux.broker import Broker
     from pytest_executorlib.mocks.flux.instance import create_instance
@@ -162,7 +163,18 @@ def _run_instance(shape_t: tuple[int, int, int], command: list[str], who: str) -
         shim = pathlib.Path(os.path.realpath(sys.argv[0])) if os.path.basename(sys.argv[0]) == "flux" else None
         create_instance(pathlib.Path(root), shape, shim or pathlib.Path(shutil.which("flux") or "flux"))
         started = time.time()
-        rc = Broker(root).serve(command)
+        instance = Broker(root)
+
+        def stop(signum: int, frame: object) -> None:
+            raise SystemExit(128 + signum)
+
+        signal.signal(signal.SIGTERM, stop)  # a cancelled batch job: stop the jobs, the program, remove root
+        try:
+            rc = instance.serve(command)
+        except SystemExit as exc:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            instance.shutdown()
+            rc = int(exc.code or 0)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     if rc != 0:

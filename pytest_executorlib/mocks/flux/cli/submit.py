@@ -16,7 +16,9 @@ import os
 import shlex
 import signal
 import sys
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 from pytest_executorlib.mocks.flux.cli import CommandError, connect
 from pytest_executorlib.mocks.flux.jobid import JobID, encode
@@ -59,7 +61,7 @@ def _value(text: str) -> Any:
 
 
 def _time_limit(text: str) -> float:
-    from flux.job.Jobspec import parse_fsd  # type: ignore[import-not-found]
+    from pytest_executorlib.mocks.flux.jobspec import parse_fsd
 
     stripped = text.strip()
     try:
@@ -110,7 +112,7 @@ def directives(script: str) -> list[str]:
 
 
 def _build(command: str, args: argparse.Namespace, script: str | None) -> Any:
-    from flux.job import JobspecV1  # type: ignore[import-not-found]
+    from pytest_executorlib.mocks.flux.jobspec import JobspecV1
 
     try:
         if command == "batch":

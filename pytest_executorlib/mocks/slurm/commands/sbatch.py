@@ -58,7 +58,7 @@ def main(cluster: common.Cluster, argv: list[str]) -> int:
         return 1
     file_opts, _ = parse("sbatch", _directives(script))
     merged = {**file_opts, **opts}
-    cwd = submit._cwd()
+    cwd = submit.current_dir()
     workdir = os.path.join(cwd, merged["chdir"]) if "chdir" in merged else cwd
     job = submit.build(cluster, merged, script_name, workdir, "batch")
     job["stdout"] = merged.get("output", "slurm-%j.out")

@@ -40,7 +40,7 @@ def _job_lines(conn: Any, job: dict[str, Any]) -> list[str]:
     return [
         f"JobId={job['id']} JobName={job['name']}",
         f"UserId={user}({uid}) GroupId={user}({gid}) MCS_label=N/A",
-        "Priority=1 Nice=0 Account=(null) QOS=normal",
+        f"Priority={4294901760 - job['id']} Nice=0 Account=(null) QOS=(null)",
         f"JobState={job['state']} Reason={job['reason']} Dependency={dependency}",
         f"Requeue=1 Restarts={job['restarts']} BatchFlag={int(batch)} Reboot=0 "
         f"ExitCode={job['exit_code']}:{job['signal']}",
@@ -86,9 +86,9 @@ def _show(cluster: common.Cluster, args: list[str], oneliner: bool) -> int:
                 return 1
             sys.stdout.write("No jobs in the system\n")
             return 0
-        for job in jobs:
+        for job in jobs:  # real 22.05 ends a job with "Power= " (-o) / "Power=", a "   " line and a blank line
             lines = _job_lines(cluster.conn, job)
-            sys.stdout.write((" ".join(lines) + "\n") if oneliner else ("\n   ".join(lines) + "\n\n"))
+            sys.stdout.write((" ".join(lines) + " \n") if oneliner else ("\n   ".join(lines) + "\n   \n\n"))
         return 0
     if what in ("partition", "partitions"):
         shape = cluster.shape

@@ -54,10 +54,11 @@ def _wait_for_allocation(cluster: common.Cluster, job_id: int, sock: socket.sock
                     sys.stderr.write(f"srun: job {job_id} has been allocated resources\n")
                 return "RUNNING"
             if state != "PENDING":
-                if cancelled:
-                    sys.stderr.write(f"srun: forcing job termination\nsrun: Job allocation {job_id} has been revoked.\n")
-                else:
-                    sys.stderr.write(f"srun: Job allocation {job_id} has been revoked.\n")
+                if cancelled:  # SIGINT/SIGTERM while waiting
+                    sys.stderr.write(f"srun: Job allocation {job_id} has been revoked\n")
+                else:  # scancel while waiting
+                    sys.stderr.write("srun: Job has been cancelled\nsrun: error: Unable to allocate resources: "
+                                     "Job/step already completing or completed\n")
                 cluster.wake()
                 return state
             if reason != "None" and not said_queued:
@@ -110,7 +111,7 @@ def main(cluster: common.Cluster, argv: list[str]) -> int:
     if not rest:
         sys.stderr.write("srun: fatal: No command given to execute.\n")
         return 1
-    cwd = submit._cwd()
+    cwd = submit.current_dir()
     workdir = os.path.join(cwd, opts["chdir"]) if "chdir" in opts else cwd
     missing_dir = "" if os.path.isdir(workdir) else workdir
     outer = os.environ.get("SLURM_JOB_ID", "")
@@ -134,6 +135,7 @@ def main(cluster: common.Cluster, argv: list[str]) -> int:
         rc = _fault(cluster, step, fault)
         if rc is not None:
             return _finish(cluster, step, rc)
+    step.label = "label" in opts
     out = _open_output(opts.get("output"), step.job["id"], step.step_id, workdir)
     err = _open_output(opts.get("error"), step.job["id"], step.step_id, workdir) if "error" in opts else out
     rc = steprun.run(cluster, step, out, err)

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from conftest import Target
+from flux_target import Target
 
 EVENTS_OF_A_NORMAL_JOB = ["submit", "validate", "depend", "priority", "alloc", "start", "finish", "release", "free",
                           "clean"]

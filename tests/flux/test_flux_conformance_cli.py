@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import Target
+from flux_target import Target
 
 HEADER = "       JOBID USER     NAME       ST NTASKS NNODES     TIME INFO"
 F58 = r"[ƒf][1-9A-HJ-NP-Za-km-z]+"
