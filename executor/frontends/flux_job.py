@@ -27,6 +27,7 @@ from typing import Any
 
 import cloudpickle
 
+from executor.frontends.arguments import check_common, check_queue_timeout, positive_or_none
 from executor.frontends.base import BaseExecutor
 from executor.schedulers.block import BlockScheduler
 from executor.schedulers.per_call import PerCallScheduler
@@ -38,46 +39,14 @@ from executor.tasks.resources import Limits, ResourcePolicy
 PMI_MODES = ("pmix", "pmi1", "pmi2")  # executorlib's accepted values (check_pmi)
 
 
-def _positive_or_none(name: str, value: Any) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ValueError(f"{name} must be None or an int >= 1, got {value!r}")
-
-
-def check_arguments(
-    *,
-    max_workers: Any,
-    max_cores: Any,
-    block_allocation: bool,
-    init_function: Any,
-    restart_limit: Any,
-    wait: bool,
-    pmi_mode: Any,
-    openmpi_oversubscribe: bool,
-    queue_timeout: Any,
-    flux_executor: Any,
-) -> None:
+def check_arguments(*, pmi_mode: Any, openmpi_oversubscribe: bool, queue_timeout: Any, flux_executor: Any, **common: Any) -> None:
     """executorlib's constructor checks, plus ours for ``queue_timeout`` and ``flux_executor``."""
-    _positive_or_none("max_workers", max_workers)
-    _positive_or_none("max_cores", max_cores)
-    if init_function is not None and not block_allocation:
-        raise ValueError("init_function needs block_allocation=True (it initialises persistent workers)")
-    if init_function is not None and not callable(init_function):
-        raise TypeError(f"init_function must be callable, got {init_function!r}")
-    if isinstance(restart_limit, bool) or not isinstance(restart_limit, int) or restart_limit < 0:
-        raise ValueError(f"restart_limit must be an int >= 0, got {restart_limit!r}")
-    if restart_limit and not block_allocation:
-        raise ValueError("restart_limit needs block_allocation=True (only persistent workers are restarted)")
-    if not wait:
-        raise ValueError(
-            "wait=False (leave calls running after the Python process ends) is only supported by "
-            "SlurmClusterExecutor and FluxClusterExecutor"
-        )
+    check_common(**common)
     if pmi_mode is not None and pmi_mode not in PMI_MODES:
         raise ValueError(f"pmi_mode must be None or one of {', '.join(PMI_MODES)} (flux's shell option pmi=), got {pmi_mode!r}")
     if openmpi_oversubscribe:
         raise ValueError("openmpi_oversubscribe=True is not supported by FluxJobExecutor: flux's job shell places the ranks")
-    if isinstance(queue_timeout, bool) or not isinstance(queue_timeout, (int, float)) or not queue_timeout > 0:
-        raise ValueError(f"queue_timeout must be a number of seconds > 0, got {queue_timeout!r}")
+    check_queue_timeout(queue_timeout)
     if flux_executor is not None and not callable(getattr(flux_executor, "submit", None)):
         raise TypeError(f"flux_executor must be a flux.job.FluxExecutor (or None: the executor makes one), got {flux_executor!r}")
 
@@ -233,7 +202,7 @@ class FluxJobExecutor(BaseExecutor):
     def max_workers(self, max_workers: int) -> None:
         if not self._block:
             raise NotImplementedError("max_workers can only be changed with block_allocation=True")
-        _positive_or_none("max_workers", max_workers)
+        positive_or_none("max_workers", max_workers)
         if self._closed:
             raise RuntimeError("cannot resize an executor after shutdown")
         self._scheduler.resize(max_workers)  # type: ignore[attr-defined]

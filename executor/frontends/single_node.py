@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from executor.frontends.arguments import check_common, positive_or_none
 from executor.frontends.base import BaseExecutor, executorlib_info
 from executor.host import usable_cores
 from executor.spawners import gpus
@@ -29,11 +30,6 @@ def _dumps_init(init_function: Callable[[], dict[str, Any]]) -> bytes:
     import cloudpickle  # here: importing it costs ~15 ms, which a fresh process need not pay before its first call
 
     return cloudpickle.dumps((init_function, (), {}))
-
-
-def _positive_or_none(name: str, value: Any) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ValueError(f"{name} must be None or an int >= 1, got {value!r}")
 
 
 class SingleNodeExecutor(BaseExecutor):
@@ -69,21 +65,14 @@ class SingleNodeExecutor(BaseExecutor):
         openmpi_oversubscribe: bool = False,
         worker_coverage: bool | None = None,
     ) -> None:
-        _positive_or_none("max_workers", max_workers)
-        _positive_or_none("max_cores", max_cores)
-        if init_function is not None and not block_allocation:
-            raise ValueError("init_function needs block_allocation=True (it initialises persistent workers)")
-        if init_function is not None and not callable(init_function):
-            raise TypeError(f"init_function must be callable, got {init_function!r}")
-        if isinstance(restart_limit, bool) or not isinstance(restart_limit, int) or restart_limit < 0:
-            raise ValueError(f"restart_limit must be an int >= 0, got {restart_limit!r}")
-        if restart_limit and not block_allocation:
-            raise ValueError("restart_limit needs block_allocation=True (only persistent workers are restarted)")
-        if not wait:
-            raise ValueError(
-                "wait=False (leave calls running after the Python process ends) is only supported by "
-                "SlurmClusterExecutor and FluxClusterExecutor"
-            )
+        check_common(
+            max_workers=max_workers,
+            max_cores=max_cores,
+            block_allocation=block_allocation,
+            init_function=init_function,
+            restart_limit=restart_limit,
+            wait=wait,
+        )
         if init_function is not None and cache_directory is not None:
             warnings.warn(
                 "init_function and cache_directory together: the cache key does not include the state the "
@@ -188,7 +177,7 @@ class SingleNodeExecutor(BaseExecutor):
     def max_workers(self, max_workers: int) -> None:
         if not self._block:
             raise NotImplementedError("max_workers can only be changed with block_allocation=True")
-        _positive_or_none("max_workers", max_workers)
+        positive_or_none("max_workers", max_workers)
         if self._closed:
             raise RuntimeError("cannot resize an executor after shutdown")
         self._scheduler.resize(max_workers)  # type: ignore[attr-defined]

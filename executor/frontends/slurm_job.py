@@ -30,6 +30,7 @@ from typing import Any
 
 import cloudpickle
 
+from executor.frontends.arguments import check_common, check_queue_timeout, plot_mode, positive_or_none
 from executor.frontends.base import BaseExecutor
 from executor.host import usable_cores
 from executor.schedulers.block import BlockScheduler
@@ -40,48 +41,12 @@ from executor.spawners.srun_command import Allocation, Node, all_local, allocati
 from executor.tasks.resources import Limits, ResourcePolicy
 
 
-def _positive_or_none(name: str, value: Any) -> None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ValueError(f"{name} must be None or an int >= 1, got {value!r}")
-
-
-def check_arguments(
-    *,
-    max_workers: Any,
-    max_cores: Any,
-    block_allocation: bool,
-    init_function: Any,
-    restart_limit: Any,
-    wait: bool,
-    plotting: bool,
-    pmi_mode: Any,
-    queue_timeout: Any,
-) -> None:
+def check_arguments(*, pmi_mode: Any, queue_timeout: Any, **common: Any) -> None:
     """executorlib's constructor checks, plus ours for ``pmi_mode`` and ``queue_timeout``."""
-    _positive_or_none("max_workers", max_workers)
-    _positive_or_none("max_cores", max_cores)
-    if init_function is not None and not block_allocation:
-        raise ValueError("init_function needs block_allocation=True (it initialises persistent workers)")
-    if init_function is not None and not callable(init_function):
-        raise TypeError(f"init_function must be callable, got {init_function!r}")
-    if isinstance(restart_limit, bool) or not isinstance(restart_limit, int) or restart_limit < 0:
-        raise ValueError(f"restart_limit must be an int >= 0, got {restart_limit!r}")
-    if restart_limit and not block_allocation:
-        raise ValueError("restart_limit needs block_allocation=True (only persistent workers are restarted)")
-    if not wait:
-        raise ValueError(
-            "wait=False (leave calls running after the Python process ends) is only supported by "
-            "SlurmClusterExecutor and FluxClusterExecutor"
-        )
-    if plotting:
-        raise NotImplementedError(
-            "plotting or exporting the dependency graph is not supported by this reference executor; "
-            "executorlib itself offers it"
-        )
+    check_common(**common)
     if pmi_mode is not None and (not isinstance(pmi_mode, str) or not pmi_mode or " " in pmi_mode):
         raise ValueError(f"pmi_mode must be None or the name of an srun MPI plugin (e.g. 'pmi2', 'pmix'), got {pmi_mode!r}")
-    if isinstance(queue_timeout, bool) or not isinstance(queue_timeout, (int, float)) or not queue_timeout > 0:
-        raise ValueError(f"queue_timeout must be a number of seconds > 0, got {queue_timeout!r}")
+    check_queue_timeout(queue_timeout)
 
 
 def workers_are_remote(hostname_localhost: bool | None, allocation: Allocation | None, nodes: Callable[[], list[Node] | None]) -> bool:
@@ -137,11 +102,11 @@ class SlurmJobExecutor(BaseExecutor):
             init_function=init_function,
             restart_limit=restart_limit,
             wait=wait,
-            plotting=bool(plot_dependency_graph or plot_dependency_graph_filename or export_workflow_filename),
             pmi_mode=pmi_mode,
             queue_timeout=queue_timeout,
         )
-        find_srun()  # no srun: a clear error here, not in every call
+        if not plot_mode(plot_dependency_graph, plot_dependency_graph_filename, export_workflow_filename):
+            find_srun()  # no srun: a clear error here, not in every call (in plot mode nothing runs)
         allocation = current_allocation(os.environ)
         nodes = functools.lru_cache(maxsize=1)(cluster_nodes)  # asked at most once, and only if needed
         remote = workers_are_remote(hostname_localhost, allocation, nodes)
@@ -181,7 +146,16 @@ class SlurmJobExecutor(BaseExecutor):
             **defaults,
         }
         try:
-            super().__init__(scheduler, policy, disable_dependencies=disable_dependencies, info=info, cache_directory=cache_directory)
+            super().__init__(
+                scheduler,
+                policy,
+                disable_dependencies=disable_dependencies,
+                info=info,
+                cache_directory=cache_directory,
+                plot_dependency_graph=plot_dependency_graph,
+                plot_dependency_graph_filename=plot_dependency_graph_filename,
+                export_workflow_filename=export_workflow_filename,
+            )
         except BaseException:  # e.g. a cache directory without h5py: no srun may outlive this error
             scheduler.shutdown(cancel_futures=True)
             scheduler.join()
@@ -216,7 +190,7 @@ class SlurmJobExecutor(BaseExecutor):
     def max_workers(self, max_workers: int) -> None:
         if not self._block:
             raise NotImplementedError("max_workers can only be changed with block_allocation=True")
-        _positive_or_none("max_workers", max_workers)
+        positive_or_none("max_workers", max_workers)
         if self._closed:
             raise RuntimeError("cannot resize an executor after shutdown")
         self._scheduler.resize(max_workers)  # type: ignore[attr-defined]

@@ -86,7 +86,9 @@ class SrunSpawner(LaunchedSpawner):
         pmi_mode: str | None = None,
         queue_timeout: float = 3600.0,
     ) -> None:
-        self._srun = find_srun()
+        # Looked up at the first launch: the front end already checked that srun exists (outside plot mode,
+        # where nothing is launched and no srun is needed).
+        self._srun: str | None = None
         self._pmi_mode = pmi_mode
         self._said: dict[bytes, _Srun] = {}
         self._said_lock = threading.Lock()
@@ -98,6 +100,8 @@ class SrunSpawner(LaunchedSpawner):
         if spec.cwd is not None:
             resources["cwd"] = spec.cwd
         options = srun_options(resources, pmi_mode=self._pmi_mode, one_call=spec.one_shot)
+        if self._srun is None:
+            self._srun = find_srun()
         return [self._srun, *options, *worker_command(spec.ranks)], {}
 
     def spawn(self, spec: WorkerSpec) -> None:

@@ -83,3 +83,13 @@ def test_futures_in_star_args_feed_a_list_node(tmp_path: Path) -> None:
     [to_list] = [e for e in document["edges"] if e["targetPort"] == "values"]
     assert nodes[to_list["source"]]["value"] == "python_workflow_definition.shared.get_list"
     assert {"target": to_list["source"], "targetPort": "1", "source": 0, "sourcePort": None} in document["edges"]
+
+
+def test_slurm_job_executor_exports_the_same_file_without_srun(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # executorlib's SlurmJobExecutor plots and exports as its SingleNodeExecutor does; in plot mode nothing runs,
+    # so no srun is needed (PATH without one here).
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
+    with executor.SlurmJobExecutor(export_workflow_filename=str(tmp_path / "slurm.json")) as ex:
+        calls.WORKFLOWS["selectors"](ex, executor.split_future, executor.get_item_from_future)
+    monkeypatch.undo()
+    assert (tmp_path / "slurm.json").read_text() == _export(executor, "selectors", tmp_path / "local.json")

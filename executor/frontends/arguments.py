@@ -1,0 +1,46 @@
+"""Constructor checks shared by every executor front end, so that one mistake gets one message everywhere.
+
+Layer: frontends.  executorlib's own checks (``max_workers``, ``max_cores``, ``init_function``,
+``restart_limit``, ``wait``), plus ours for the keyword-only ``queue_timeout`` of the launchers that queue.
+Each raises where the user built the executor, naming the parameter, its value and what is accepted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def positive_or_none(name: str, value: Any) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"{name} must be None or an int >= 1, got {value!r}")
+
+
+def check_common(
+    *, max_workers: Any, max_cores: Any, block_allocation: bool, init_function: Any, restart_limit: Any, wait: bool
+) -> None:
+    """executorlib's checks of the parameters every interactive executor has."""
+    positive_or_none("max_workers", max_workers)
+    positive_or_none("max_cores", max_cores)
+    if init_function is not None and not block_allocation:
+        raise ValueError("init_function needs block_allocation=True (it initialises persistent workers)")
+    if init_function is not None and not callable(init_function):
+        raise TypeError(f"init_function must be callable, got {init_function!r}")
+    if isinstance(restart_limit, bool) or not isinstance(restart_limit, int) or restart_limit < 0:
+        raise ValueError(f"restart_limit must be an int >= 0, got {restart_limit!r}")
+    if restart_limit and not block_allocation:
+        raise ValueError("restart_limit needs block_allocation=True (only persistent workers are restarted)")
+    if not wait:
+        raise ValueError(
+            "wait=False (leave calls running after the Python process ends) is only supported by "
+            "SlurmClusterExecutor and FluxClusterExecutor"
+        )
+
+
+def check_queue_timeout(queue_timeout: Any) -> None:
+    if isinstance(queue_timeout, bool) or not isinstance(queue_timeout, (int, float)) or not queue_timeout > 0:
+        raise ValueError(f"queue_timeout must be a number of seconds > 0, got {queue_timeout!r}")
+
+
+def plot_mode(plot_dependency_graph: bool, plot_dependency_graph_filename: Any, export_workflow_filename: Any) -> bool:
+    """Any of the three graph parameters switches executorlib's plot mode on (nothing runs)."""
+    return bool(plot_dependency_graph or plot_dependency_graph_filename or export_workflow_filename)
