@@ -3,8 +3,10 @@
 No I/O here: the controller passes in rows and the free resources, and applies the decisions.
 
 Placement: tasks fill nodes in order (``n1`` first), each node taking as many whole tasks as its free CPUs
-(and GPUs, for ``--gpus-per-task``) allow; ``-N k`` spreads them over at least ``k`` nodes (fewer tasks than
-nodes: one node per task, as real SLURM warns and does); ``--exclusive`` takes whole idle nodes.
+(and GPUs, for ``--gpus-per-task``) allow; ``-N k`` takes the first ``k`` nodes with room and deals the tasks
+out over them one at a time (fewer tasks than nodes: one node per task, as real SLURM warns and does);
+``--ntasks-per-node t`` caps a node at ``t`` tasks; ``--exclusive`` takes whole idle nodes.  Ranks are then
+numbered in block order (n1's tasks first), SLURM's default distribution.
 """
 
 from __future__ import annotations
@@ -20,16 +22,17 @@ _DONE = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "PREEMPTED"
 class Request:
     """What a job asks for (``nodes`` 0: as few as fit)."""
 
-    __slots__ = ("ntasks", "cpus_per_task", "nodes", "gpus_per_task", "partition_nodes", "exclusive")
+    __slots__ = ("ntasks", "cpus_per_task", "nodes", "gpus_per_task", "partition_nodes", "exclusive", "per_node")
 
     def __init__(self, ntasks: int, cpus_per_task: int, nodes: int, gpus_per_task: int,
-                 partition_nodes: tuple[int, ...], exclusive: bool = False) -> None:
+                 partition_nodes: tuple[int, ...], exclusive: bool = False, per_node: int = 0) -> None:
         self.ntasks = ntasks
         self.cpus_per_task = cpus_per_task
         self.nodes = nodes
         self.gpus_per_task = gpus_per_task
         self.partition_nodes = partition_nodes
         self.exclusive = exclusive
+        self.per_node = per_node  # --ntasks-per-node (0: no limit)
 
 
 def place(shape: Shape, req: Request, free_cpus: list[int], free_gpus: list[int]) -> str | None:
@@ -44,6 +47,8 @@ def place(shape: Shape, req: Request, free_cpus: list[int], free_gpus: list[int]
         cap = free_cpus[i] // req.cpus_per_task
         if req.gpus_per_task:
             cap = min(cap, free_gpus[i] // req.gpus_per_task)
+        if req.per_node:
+            cap = min(cap, req.per_node)
         if cap > 0:
             capacity[i] = cap
     if len(capacity) < want_nodes:
@@ -53,10 +58,15 @@ def place(shape: Shape, req: Request, free_cpus: list[int], free_gpus: list[int]
         for i in chosen:  # one task on each requested node first
             per_node[i] = 1
         remaining -= len(chosen)
-        for i in chosen:
-            extra = min(capacity[i] - per_node[i], remaining)
-            per_node[i] += extra
-            remaining -= extra
+        while remaining:  # then round robin while room is left: -N 2 -n 4 on 4-CPU nodes is 2 + 2
+            grew = False
+            for i in chosen:
+                if remaining and per_node[i] < capacity[i]:
+                    per_node[i] += 1
+                    remaining -= 1
+                    grew = True
+            if not grew:
+                break
     else:
         for i, cap in capacity.items():
             if remaining == 0:

@@ -48,8 +48,13 @@ def build(cluster: common.Cluster, opts: dict[str, str], name: str, workdir: str
     ntasks = positive_int(cmd, opts, "ntasks", 1, "-n")
     cpt = positive_int(cmd, opts, "cpus-per-task", 1, "-c")
     nodes = positive_int(cmd, opts, "nodes", 0, "-N") if "nodes" in opts else 0
+    per_node = positive_int(cmd, opts, "ntasks-per-node", 0, "--ntasks-per-node") if "ntasks-per-node" in opts else 0
     if "ntasks" not in opts and nodes:
-        ntasks = nodes  # -N k alone: one task per node
+        ntasks = nodes * (per_node or 1)  # -N k alone: one task per node (--ntasks-per-node t: t per node)
+    elif "ntasks" not in opts and per_node:
+        ntasks = per_node
+    if per_node:  # at most t tasks on a node: -n 3 --ntasks-per-node=1 takes 3 nodes
+        nodes = max(nodes, -(-ntasks // per_node))
     time_limit = None
     if "time" in opts:
         try:
@@ -103,7 +108,7 @@ def build(cluster: common.Cluster, opts: dict[str, str], name: str, workdir: str
         "ntasks": ntasks, "cpus_per_task": cpt, "cpt_given": int("cpus-per-task" in opts), "nodes": nodes,
         "gpus": gpus, "time_limit": time_limit, "workdir": workdir, "dependency": dependency,
         "exclusive": int("exclusive" in opts), "mem": 0 if mem is None else _memory_mb(mem),
-        "hold": int("hold" in opts),
+        "hold": int("hold" in opts), "tasks_per_node": per_node,
     }
 
 

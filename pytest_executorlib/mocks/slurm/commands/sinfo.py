@@ -1,12 +1,12 @@
 """Mock ``sinfo``: ``PARTITION AVAIL TIMELIMIT NODES STATE NODELIST`` (``%9P %.5a %.10l %.6D %.6t %N``),
-one line per partition and node state (idle / mix / alloc), ``-h``, ``-o``, ``-N``, ``-p``."""
+one line per partition and node state (idle / mix / alloc / down / drain / drng), ``-h``, ``-o``, ``-N``, ``-p``."""
 
 from __future__ import annotations
 
 import getopt
 import sys
 
-from pytest_executorlib.mocks.slurm import common
+from pytest_executorlib.mocks.slurm import common, nodestate
 from pytest_executorlib.mocks.slurm.commands.squeue import parse_format, render
 
 DEFAULT = "%9P %.5a %.10l %.6D %.6t %N"
@@ -22,8 +22,12 @@ def _node_states(cluster: common.Cluster) -> tuple[list[int], dict[str, str]]:
         for name, cpus, _, _ in common.decode_alloc(alloc):
             used[int(name[1:]) - 1] += cpus
     states = {}
+    unavailable = nodestate.unavailable(cluster.conn)
     for i, u in enumerate(used):
-        states[cluster.shape.node_name(i)] = "idle" if u == 0 else ("alloc" if u >= cluster.shape.cpus else "mix")
+        name = cluster.shape.node_name(i)
+        states[name] = "idle" if u == 0 else ("alloc" if u >= cluster.shape.cpus else "mix")
+        if name in unavailable:  # real 22.05: "down"; drained: "drain" when idle, "drng" while jobs finish
+            states[name] = "down" if unavailable[name][0] == "down" else ("drain" if u == 0 else "drng")
     return used, states
 
 
