@@ -16,7 +16,7 @@ HEADERS = {"P": "PARTITION", "R": "PARTITION", "a": "AVAIL", "l": "TIMELIMIT", "
            "m": "MEMORY", "z": "S:C:T", "X": "SOCKETS", "Y": "CORES", "Z": "THREADS", "o": "NODE_ADDR"}
 
 
-def _node_states(cluster: common.Cluster) -> tuple[list[int], dict[str, str]]:
+def node_states(cluster: common.Cluster) -> tuple[list[int], dict[str, str]]:
     used = [0] * cluster.shape.nodes
     for (alloc,) in cluster.conn.execute("SELECT alloc FROM jobs WHERE state='RUNNING'"):
         for name, cpus, _, _ in common.decode_alloc(alloc):
@@ -52,7 +52,7 @@ def main(cluster: common.Cluster, argv: list[str]) -> int:
             sys.stdout.write("slurm 22.05.8\n")
             return 0
     shape = cluster.shape
-    used, states = _node_states(cluster)
+    used, states = node_states(cluster)
     spec = parse_format(fmt)
     lines = [render(spec, lambda c: HEADERS.get(c, ""))] if header else []
     for p in shape.partitions:
