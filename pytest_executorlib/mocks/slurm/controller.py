@@ -194,7 +194,7 @@ class Controller:
         with db.write(self.conn):
             rows = self.conn.execute(
                 "SELECT id, state, kind, partition, ntasks, cpus_per_task, nodes, gpus, exclusive, hold, dependency, "
-                "alloc, fault, pid, tasks_per_node FROM jobs WHERE state IN ('PENDING','RUNNING') OR id IN (%s) ORDER BY id"
+                "alloc, fault, pid, tasks_per_node, req_nodes, exc_nodes FROM jobs WHERE state IN ('PENDING','RUNNING') OR id IN (%s) ORDER BY id"
                 % (",".join(str(j) for j in self.by_job) or "0")).fetchall()
             free_cpus = [self.shape.cpus] * self.shape.nodes
             free_gpus = [self.shape.gpus] * self.shape.nodes
@@ -235,13 +235,14 @@ class Controller:
                 if status != "ok":
                     self._reason(r, "Dependency" if status == "wait" else "DependencyNeverSatisfied")
                     continue
-                req = Request(r[4], r[5], r[6], r[7], part.nodes if part else (), bool(r[8]), r[14] or 0)
+                req = Request(r[4], r[5], r[6], r[7], part.nodes if part else (), bool(r[8]), r[14] or 0,
+                              _indices(r[15]), _indices(r[16]))
                 alloc = place(self.shape, req, free_cpus, free_gpus)
                 if alloc is None:
                     if not ever_fits(self.shape, req):
                         self._reason(r, "PartitionConfig")
                     elif unavailable and place(self.shape, req, list(up_cpus), [self.shape.gpus] * self.shape.nodes) is None:
-                        self._reason(r, nodestate.REASON_NODES_DOWN)
+                        self._reason(r, nodestate.REASON_NODES_DOWN + common.nodelist(sorted(unavailable)))
                     else:
                         self._reason(r, "Resources")
                     continue
@@ -386,6 +387,11 @@ class Controller:
         for pgid in pgids:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pgid, signal.SIGKILL)
+
+
+def _indices(names: str | None) -> tuple[int, ...]:
+    """``"n1,n3"`` -> (0, 2)."""
+    return tuple(int(n[1:]) - 1 for n in (names or "").split(",") if n)
 
 
 def _alive(pid: int) -> bool:

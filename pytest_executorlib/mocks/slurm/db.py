@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS jobs(
   dependency TEXT DEFAULT '', hold INT DEFAULT 0, nodelist TEXT DEFAULT '', alloc TEXT DEFAULT '',
   pid INT DEFAULT 0, waiter TEXT DEFAULT '', fault TEXT DEFAULT '', restarts INT DEFAULT 0,
   exclusive INT DEFAULT 0, steps INT DEFAULT 0, script BLOB, mem INT DEFAULT 0, args BLOB,
-  tasks_per_node INT DEFAULT 0);
+  tasks_per_node INT DEFAULT 0, req_nodes TEXT DEFAULT '', exc_nodes TEXT DEFAULT '');
 CREATE TABLE IF NOT EXISTS steps(
   job_id INT, step_id INT, pid INT, pgid INT, ntasks INT, state TEXT, PRIMARY KEY(job_id, step_id));
 CREATE TABLE IF NOT EXISTS calls(

@@ -5,8 +5,7 @@ state=down reason=why`` makes n2 ``down`` in ``sinfo``; every job running on it 
 with ``srun: error: Node failure on n2`` and ``*** STEP <j>.0 ON n1 CANCELLED AT <t> DUE TO NODE FAILURE, SEE
 SLURMCTLD LOG FOR DETAILS ***`` (rc 143, state NODE_FAIL), a batch job is requeued (PENDING, ``Restarts=1``);
 ``state=drain`` lets running jobs finish but starts no new one there; ``state=resume`` brings the node back.
-A job that needs the down node waits (``Reason=Nodes_required_for_job_are_DOWN,_DRAINED_or_reserved_for_jobs_in_
-higher_priority_partitions``; a waiting srun says ``srun: Required node not available (down, drained or
+A job that needs the down node waits (``Reason=ReqNodeNotAvail,_UnavailableNodes:n2``; a waiting srun says ``srun: Required node not available (down, drained or
 reserved)``).  Downing or draining without a reason is refused: ``You must specify a reason when DOWNING or
 DRAINING a node. Request denied`` (rc 1); an unknown node is ``slurm_update error: Invalid node name
 specified`` (rc 1).
@@ -24,8 +23,11 @@ if TYPE_CHECKING:
 
 from pytest_executorlib.mocks.slurm import db
 
-#: The pending reason of a job that needs a node that is down or drained (``scontrol`` spelling).
-REASON_NODES_DOWN = "Nodes_required_for_job_are_DOWN,_DRAINED_or_reserved_for_jobs_in_higher_priority_partitions"
+#: The pending reason of a job that needs a node that is down or drained (``scontrol`` spelling; ``squeue``
+#: prints spaces for the underscores), followed by the unavailable nodes.  Real 22.05 shows this one once the
+#: main scheduler has looked at the job, ``Nodes_required_for_job_are_DOWN,_DRAINED_or_reserved_for_jobs_in_
+#: higher_priority_partitions`` right after submission.
+REASON_NODES_DOWN = "ReqNodeNotAvail,_UnavailableNodes:"
 #: What the node-failure stop messages end with (real 22.05).
 NODE_FAILURE = "DUE TO NODE FAILURE, SEE SLURMCTLD LOG FOR DETAILS"
 

@@ -16,7 +16,7 @@ TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a co
 if TYPE_CHECKING:
     from typing import Any
 
-from pytest_executorlib.mocks.slurm import common, db
+from pytest_executorlib.mocks.slurm import common, db, nodestate
 from pytest_executorlib.mocks.slurm.options import positive_int
 from pytest_executorlib.mocks.slurm.scheduling import parse_dependency
 
@@ -100,6 +100,16 @@ def build(cluster: common.Cluster, opts: dict[str, str], name: str, workdir: str
             _fail(cluster, "Requested node configuration is not available")
     # -c larger than a node, -N larger than the partition: accepted, PENDING (PartitionConfig) forever, as SLURM does
     nodes = fewer_nodes(cmd, opts, ntasks, nodes)
+    wanted_nodes: dict[str, str] = {}
+    for key in ("nodelist", "exclude"):  # -w n[1-2] / -x n3
+        if key in opts:
+            try:
+                names = nodestate.expand(opts[key])
+            except ValueError:
+                names = [opts[key]]
+            if not names or any(n not in shape.node_names for n in names):
+                _fail(cluster, "Invalid node name specified")
+            wanted_nodes[key] = ",".join(names)
     dependency = opts.get("dependency", "")
     if dependency and parse_dependency(dependency) is None:
         cluster.error("Job dependency problem", 1) if cmd == "srun" else _fail(cluster, "Job dependency problem")
@@ -109,6 +119,7 @@ def build(cluster: common.Cluster, opts: dict[str, str], name: str, workdir: str
         "gpus": gpus, "time_limit": time_limit, "workdir": workdir, "dependency": dependency,
         "exclusive": int("exclusive" in opts), "mem": 0 if mem is None else _memory_mb(mem),
         "hold": int("hold" in opts), "tasks_per_node": per_node,
+        "req_nodes": wanted_nodes.get("nodelist", ""), "exc_nodes": wanted_nodes.get("exclude", ""),
     }
 
 

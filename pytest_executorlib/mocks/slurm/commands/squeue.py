@@ -52,7 +52,7 @@ def field(job: dict[str, Any], code: str) -> str:
         return str(jobtable.num_nodes(job))
     if code == "R":
         show_reason = state == "PENDING" or (state not in ("RUNNING", "COMPLETING", "NODE_FAIL") and job["reason"] != "None")
-        if job["reason"] == REASON_NODES_DOWN:  # squeue spells this one with spaces, scontrol with underscores
+        if job["reason"].startswith(REASON_NODES_DOWN):  # squeue spells this one with spaces, scontrol with underscores
             return f"({job['reason'].replace('_', ' ')})"
         return f"({job['reason']})" if show_reason else job["nodelist"]
     if code in "NB":

@@ -64,7 +64,7 @@ def _wait_for_allocation(cluster: common.Cluster, job_id: int, sock: socket.sock
             if reason != "None" and not said_queued:
                 if reason == "PartitionConfig":
                     sys.stderr.write("srun: Requested partition configuration not available now\n")
-                elif reason == nodestate.REASON_NODES_DOWN:
+                elif reason.startswith(nodestate.REASON_NODES_DOWN):
                     sys.stderr.write("srun: Required node not available (down, drained or reserved)\n")
                 sys.stderr.write(f"srun: job {job_id} queued and waiting for resources\n")
                 sys.stderr.flush()
@@ -178,7 +178,9 @@ def _new_job(cluster: common.Cluster, opts: dict[str, str], rest: list[str], wor
     if state != "RUNNING":
         return None, ""
     loaded = load_job(cluster.conn, job_id)
-    placement = common.decode_alloc(loaded["alloc"])
+    # the step uses its tasks' CPUs (an --exclusive job holds whole nodes: SLURM_CPUS_ON_NODE is still 1 per task)
+    placement = [(node, tasks * loaded["cpus_per_task"], gpus, tasks)
+                 for node, _, gpus, tasks in common.decode_alloc(loaded["alloc"])]
     return (steprun.Step(loaded, 0, rest, placement, mpi, "kill-on-bad-exit" in opts, sock), loaded["fault"] or "")
 
 
