@@ -118,13 +118,15 @@ def multinode(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluste
             made = Cluster("real", env, workdir, multinode=True)
             states = made.node_states()
             assert sorted(states) == ["n1", "n2", "n3"], f"expected the 3 nodes of ci/start-slurm-multinode.sh: {states}"
+            made.wait_all_idle()
             try:
                 yield made
             finally:
                 made.cleanup()
                 for node, state in made.node_states().items():
-                    if state.rstrip("*") in ("down", "drain", "drng"):
+                    if state in ("down", "drain", "drng"):
                         made.set_node(node, "resume")
+                made.wait_all_idle()  # the next test (maybe another worker's) starts on idle nodes
         return
     from pytest_executorlib.mocks.slurm import MockSlurm
 

@@ -117,6 +117,22 @@ class Cluster:
         pairs = (line.split() for line in sorted(set(done.out.splitlines())) if line.strip())
         return {node: state.rstrip("*") for node, state in pairs}
 
+    def wait_all_idle(self, timeout: float = 60) -> None:
+        """Poll ``sinfo -N`` (backoff 0.05 -> 1 s) until every node is ``idle`` and responding (no ``*``): real
+        SLURM keeps a node it just resumed or failed "not responding" or COMPLETING for a few seconds, and would
+        place the next job elsewhere or keep it waiting.  Bounded: an AssertionError quoting sinfo."""
+        deadline, delay, said = time.monotonic() + timeout, 0.05, ""
+        while True:
+            done = self.run("sinfo", "--noheader", "--Node", "--format=%N %t", timeout=10)
+            said = done.out + done.err
+            states = {line.split()[1] for line in done.out.splitlines() if line.strip()}
+            if done.rc == 0 and states == {"idle"}:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the nodes did not all become idle within {timeout} s; sinfo -N: {said!r}")
+            time.sleep(delay)
+            delay = min(1.0, delay * 1.5)
+
     def set_node(self, node: str, state: str, reason: str = "xlib conformance") -> Result:
         """``scontrol update nodename=<node> state=<state> [reason=...]`` (the same command on both clusters)."""
         extra = [f"reason={reason}"] if state in ("down", "drain") else []
