@@ -133,6 +133,16 @@ class Cluster:
             time.sleep(delay)
             delay = min(1.0, delay * 1.5)
 
+    def wait_node(self, node: str, state: str, timeout: float = 30) -> None:
+        """Poll ``sinfo -N`` (backoff) until ``node`` is in ``state`` (real SLURM: a job's end is seen ~0.1-1 s
+        after its srun returns); bounded, an AssertionError quoting the states otherwise."""
+        deadline, delay = time.monotonic() + timeout, 0.05
+        while (states := self.node_states()).get(node) != state:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{node} not {state} within {timeout} s: {states}")
+            time.sleep(delay)
+            delay = min(1.0, delay * 1.5)
+
     def set_node(self, node: str, state: str, reason: str = "xlib conformance") -> Result:
         """``scontrol update nodename=<node> state=<state> [reason=...]`` (the same command on both clusters)."""
         extra = [f"reason={reason}"] if state in ("down", "drain") else []

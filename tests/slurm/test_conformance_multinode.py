@@ -214,6 +214,6 @@ def test_draining_a_node_lets_its_job_finish_and_starts_nothing_new_there(multin
     assert reader.next(timeout=30) == "done"
     proc.communicate(timeout=30)
     assert proc.returncode == 0
-    assert multinode.node_states()["n3"] == "drain"
+    multinode.wait_node("n3", "drain")
     done = multinode.run("srun", "-n", "4", "printenv", "SLURMD_NODENAME")
     assert done.rc == 0 and sorted(done.out.split()) == ["n1", "n1", "n2", "n2"], str(done)
