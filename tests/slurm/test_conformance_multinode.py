@@ -12,7 +12,6 @@ import re
 import sys
 import time
 
-import pytest
 from slurmclusters import Cluster, LineReader, check_lines
 
 PY = sys.executable
@@ -158,8 +157,8 @@ def test_node_failure_ends_a_running_two_node_step(multinode: Cluster) -> None:
     lines = [re.sub(rf"\b{job}\.0\b", "<J>.0", line) for line in multinode.lines(err)]
     check_lines(lines, [
         f"srun: error: Node failure on {second}",
-        f"slurmstepd-{first}: error: *** STEP <J>.0 ON {first} CANCELLED AT <time> DUE TO NODE FAILURE, SEE SLURMCTLD "
-        "LOG FOR DETAILS ***",
+        (f"slurmstepd-{first}: error: *** STEP <J>.0 ON {first} CANCELLED AT <time> DUE TO NODE FAILURE, SEE "
+         "SLURMCTLD LOG FOR DETAILS ***"),
         "srun: Job step aborted: Waiting up to 32 seconds for job step to finish.",
         f"srun: error: {first}: task 0: Terminated",
     ], optional=[f"srun: error: {second}: task 1: Terminated"])  # real: lost at times with the down node's slurmd

@@ -8,13 +8,14 @@ mount --bind <root>/hosts /etc/hosts && exec "$@"'`` (``unshare`` without ``--fo
 task keeps the pid the mock watches).  That needs root (or CAP_SYS_ADMIN); :func:`probe` checks it once when
 the cluster is created.  Without it (or with ``MockSlurm(node_hostnames=False)``) every task sees the machine's
 host name and only ``SLURMD_NODENAME`` / ``SLURM_NODEID`` tell the nodes apart (documented in docs/slurm.md).
+
+Imported by every mock ``srun``: only :mod:`os` at module level (``subprocess`` and ``shutil`` cost a command's
+start-up several milliseconds; :func:`probe` imports them when a cluster is created).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 
 #: Meta key in the cluster database: "1" when tasks get their node's host name.
 META_KEY = "node_hostnames"
@@ -35,6 +36,9 @@ def write_hosts(root: str, names: list[str]) -> str:
 
 def probe(root: str) -> bool:
     """Whether ``unshare --uts --mount`` works here (root, a kernel and container that allow it); bounded."""
+    import shutil
+    import subprocess
+
     unshare = shutil.which("unshare")
     if unshare is None or not shutil.which("hostname") or not shutil.which("mount"):
         return False
@@ -50,5 +54,10 @@ def probe(root: str) -> bool:
 def wrap(node: str, path: str, argv: list[str], env: dict[str, str], root: str) -> tuple[str, list[str]]:
     """(program, argv) that runs ``path argv[1:]`` with host name ``node`` (``env`` gets the hosts file)."""
     env["XLIB_MOCK_HOSTS"] = os.path.join(root, "hosts")
-    return "/usr/bin/unshare" if os.path.exists("/usr/bin/unshare") else (shutil.which("unshare") or "unshare"), [
-        "unshare", "--uts", "--mount", "--propagation", "slave", "sh", "-c", _SCRIPT, node, path, *argv[1:]]
+    program = next((p for p in ("/usr/bin/unshare", "/bin/unshare") if os.path.exists(p)), None)
+    if program is None:
+        import shutil
+
+        program = shutil.which("unshare") or "unshare"
+    return program, ["unshare", "--uts", "--mount", "--propagation", "slave", "sh", "-c", _SCRIPT, node, path,
+                     *argv[1:]]
