@@ -9,9 +9,7 @@ it does not fit.
 
 Spares: a few workers are forked ahead of need and wait, connected, for a call.  Each still runs exactly one
 call in a process that ran nothing before, but the call skips the fork and the connection on its critical path
-(per-call throughput ~300/s -> see docs/performance.md).  Only one is forked before the first call has been
-served (it is the one that call takes); the others follow, so in a fresh process nothing competes with the
-first call.  A spare is only used when it was forked with what a
+(per-call throughput ~300/s -> see docs/performance.md).  A spare is only used when it was forked with what a
 new worker would get now: the caller's current environment, cwd and sys.path, and the call's default
 resources; otherwise the call gets a worker forked for it, and stale spares are retired.
 """
@@ -57,17 +55,13 @@ class PerCallScheduler(Scheduler):
         self._spares: deque[Worker] = deque()
         self._spare_target = min(spares, capacity)
         self._spare_failures = 0
-        self._served = False  # a call has ended (spares beyond the first wait for this)
         super().__init__(launch, self._defaults)
         self.post(self._refill)
         self.start()
 
     def _refill(self) -> None:
-        """Fork spares one at a time (a burst of forks would compete with the call that is starting).  Until the
-        first call is served, only one worker at all: the first call takes it, and no other worker competes with
-        that call for the cores of a process that has just started."""
-        target = self._spare_target if self._served else min(self._spare_target, 0 if self.pool.workers else 1)
-        while len(self._spares) < target and not self.loop.closing and self._spare_failures < MAX_SPARE_FAILURES:
+        """Fork spares one at a time (a burst of forks would compete with the call that is starting)."""
+        while len(self._spares) < self._spare_target and not self.loop.closing and self._spare_failures < MAX_SPARE_FAILURES:
             if any(not spare.connected for spare in self._spares):
                 return
             try:
@@ -131,11 +125,9 @@ class PerCallScheduler(Scheduler):
         worker.devices = []
 
     def task_done(self, worker: Worker, task: Task) -> None:
-        self._served = True  # the loop pumps after this: the spares are forked then
         self._release(worker)  # the worker exits by itself after its one call
 
     def worker_lost(self, worker: Worker, lost: list[Task], how: str) -> None:
-        self._served = True
         if worker in self._spares:
             self._spares.remove(worker)
             if not worker.connected and not worker.stopping:
