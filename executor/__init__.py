@@ -26,7 +26,7 @@ from executor._version import __version__
 _EXPORTS: dict[str, str] = {
     "BaseExecutor": "executor.frontends.base",
     "SingleNodeExecutor": "executor.frontends.single_node",
-    "SlurmJobExecutor": "executor.frontends.slurm",
+    "SlurmJobExecutor": "executor.frontends.slurm_job",
     "SlurmClusterExecutor": "executor.frontends.slurm",
     "FluxJobExecutor": "executor.frontends.flux",
     "FluxClusterExecutor": "executor.frontends.flux",
@@ -44,6 +44,7 @@ TYPE_CHECKING = False  # not ``typing.TYPE_CHECKING``: workers import this packa
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from executor.frontends.base import BaseExecutor as BaseExecutor
     from executor.frontends.single_node import SingleNodeExecutor as SingleNodeExecutor
+    from executor.frontends.slurm_job import SlurmJobExecutor as SlurmJobExecutor
     from executor.tasks.selectors import get_item_from_future as get_item_from_future
     from executor.tasks.selectors import split_future as split_future
 

@@ -27,13 +27,15 @@ FIXTURES: Final[dict[str, tuple[str, str, str]]] = {
         "concurrent.futures.Executor",
         "an executor of the selected backend caching into xlib_cache_dir (if h5py is installed), shut down at "
         "teardown; "
-        "a test leaving unfinished futures errors at teardown naming them",
+        "a test leaving unfinished futures errors at teardown naming them; after a failed or interrupted "
+        "test its running calls are stopped, not waited for",
     ),
     "executor_factory": (
         "function",
         "ExecutorFactory",
         "callable(**kwargs) building executors of the selected backend (cache_directory defaults to "
-        "xlib_cache_dir if h5py is installed); all shut down at teardown",
+        "xlib_cache_dir if h5py is installed); all shut down at teardown (running calls stopped after a failed "
+        "test)",
     ),
     "xlib_backend": ("session", "str", "name of the selected backend, e.g. 'local'"),
     "xlib_cache_dir": ("function", "pathlib.Path", "a fresh cache directory, removed after the test"),

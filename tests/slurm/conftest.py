@@ -1,16 +1,17 @@
 """The ``cluster`` fixture: every conformance scenario runs once on the mock SLURM and once on a real SLURM.
 
 * ``mock``: a fresh :class:`pytest_executorlib.mocks.slurm.MockSlurm` (1 node, 4 CPUs) per test.
-The ``multinode`` fixture is the same over three nodes n1..n3 of 2 CPUs each: a ``MockSlurm(nodes=3,
-cpus_per_node=2)``, and the real multi-node SLURM of ci/start-slurm-multinode.sh (``XLIB_SLURM_MULTINODE_CONF``,
-else ``/tmp/xlib-slurm-multi/slurm.conf``).  Its scenarios take nodes down and expect idle nodes, so on the real
-cluster they run one at a time (an exclusive lock file beside its slurm.conf, also across xdist workers), and
-every node is resumed when a test ends.
-
 * ``real``: the SLURM that ``sinfo`` reaches within 5 s, with ``SLURM_CONF`` from the environment or, when that is
   unset, the one ci/start-slurm.sh writes (``/tmp/xlib-slurm/slurm.conf``, folder overridable with
   ``XLIB_SLURM_DIR``).  Without an answering SLURM the real tests skip, quoting what sinfo said — except with
   ``CI=true``, where they fail: CI must prove the mock's fidelity against the real thing.
+
+The ``multinode`` fixture is the same (and ``slurm_multinode`` its environment
+applied to this process, like ``slurm``) over three nodes n1..n3 of 2 CPUs each: a ``MockSlurm(nodes=3,
+cpus_per_node=2)``, and the real multi-node SLURM of ci/start-slurm-multinode.sh (``XLIB_SLURM_MULTINODE_CONF``,
+else ``/tmp/xlib-slurm-multi/slurm.conf``).  Its scenarios take nodes down and expect idle nodes, so on the real
+cluster they run one at a time (an exclusive lock file beside its slurm.conf, also across xdist workers), and
+every node is resumed when a test ends.
 
 Scenarios marked ``slurm_slow`` (real time limits: a 1-minute limit takes ~80 s on real SLURM) run only with
 ``CI=true`` or ``XLIB_SLURM_SLOW=1``.
@@ -74,7 +75,7 @@ def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]
     from pytest_executorlib.mocks.slurm import MockSlurm
 
     with MockSlurm(tmp_path / "mock", nodes=1, cpus_per_node=4, gpus_per_node=0) as mock:
-        made = Cluster("mock", dict(mock.environ()), workdir)
+        made = Cluster("mock", dict(mock.environ()), workdir, mock=mock)
         try:
             yield made
         finally:
@@ -136,3 +137,32 @@ def multinode(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluste
             yield made
         finally:
             made.cleanup()
+
+
+@pytest.fixture
+def slurm(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> Cluster:
+    """``cluster``'s environment applied to this process, outside any allocation: ``SlurmJobExecutor`` reads
+    ``os.environ`` and its sruns inherit it (the SLURM executor tests, tests/slurm/test_slurm_executor.py)."""
+    for name in [n for n in os.environ if n.startswith(_ALLOCATION_VARIABLES)]:
+        monkeypatch.delenv(name)  # the tests decide whether they run inside an allocation
+    for name, value in cluster.env.items():
+        if os.environ.get(name) != value and not name.startswith(_ALLOCATION_VARIABLES):
+            monkeypatch.setenv(name, value)
+    return cluster
+
+
+_ALLOCATION_VARIABLES = (
+    "SLURM_JOB", "SLURM_STEP", "SLURM_NTASKS", "SLURM_NPROCS", "SLURM_CPUS", "SLURM_NNODES", "SLURM_NODELIST",
+    "SLURM_PROCID", "SLURM_LOCALID", "SLURM_NODEID", "SLURMD_NODENAME",
+)  # fmt: skip
+
+
+@pytest.fixture
+def slurm_multinode(multinode: Cluster, monkeypatch: pytest.MonkeyPatch) -> Cluster:
+    """``multinode``'s environment applied to this process, outside any allocation (the multi-node executor tests)."""
+    for name in [n for n in os.environ if n.startswith(_ALLOCATION_VARIABLES)]:
+        monkeypatch.delenv(name)
+    for name, value in multinode.env.items():
+        if os.environ.get(name) != value and not name.startswith(_ALLOCATION_VARIABLES):
+            monkeypatch.setenv(name, value)
+    return multinode

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from pytest_executorlib.slurm_probe import probe_sinfo
 
@@ -96,6 +96,7 @@ class Cluster:
     partition: str = ""
     user: str = ""
     procs: list[subprocess.Popen[str]] = field(default_factory=list)
+    mock: Any = None  # the MockSlurm (its control API) when kind == "mock"
 
     #: Several nodes (n1..nN, the same names on the mock and the real cluster): node names are compared as they
     #: are, not replaced by <node>.

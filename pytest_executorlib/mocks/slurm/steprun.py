@@ -112,10 +112,11 @@ def run(cluster: common.Cluster, step: Step, stdout: int | None, stderr: int | N
     nodes = [node for node, _ in envs]
     own_hostnames = db.meta(cluster.conn, hostnames.META_KEY) == "1"
     sel = selectors.DefaultSelector()
-    # The KVS name must be unique on this machine: MPICH derives its shared-memory segment names from it, every mock
-    # cluster numbers its jobs from 1, and a segment left in /dev/shm by a killed MPI job made the next job with the
-    # same name fail in MPI_Init ("Out of memory", "Message truncated").  srun's pid makes it unique.
-    pmi = PMIServer(len(envs), f"kvs_{os.getpid()}_{step.job['id']}_{step.step_id}", _mapping(step.placement))
+    # MPICH names its shared-memory segments after the kvsname, and a rank killed by a signal leaves its segment
+    # in /dev/shm.  Job ids restart at 1 in every mock cluster, so a kvsname of job and step alone would meet
+    # such a stale segment in a later cluster (MPI_Init then fails with "Message truncated"): add a nonce.
+    kvsname = f"kvs_{step.job['id']}_{step.step_id}_{os.urandom(4).hex()}"
+    pmi = PMIServer(len(envs), kvsname, _mapping(step.placement))
     pgid = 0
     running: dict[int, tuple[int, int]] = {}  # pidfd -> (rank, pid)
     forward: dict[int, tuple[int, bytes]] = {}  # read end of a task's stdout/stderr pipe -> (1 or 2, partial line)
