@@ -28,8 +28,8 @@ _EXPORTS: dict[str, str] = {
     "SingleNodeExecutor": "executor.frontends.single_node",
     "SlurmJobExecutor": "executor.frontends.slurm_job",
     "SlurmClusterExecutor": "executor.frontends.slurm",
-    "FluxJobExecutor": "executor.frontends.flux",
-    "FluxClusterExecutor": "executor.frontends.flux",
+    "FluxJobExecutor": "executor.frontends.flux_job",
+    "FluxClusterExecutor": "executor.frontends.flux_cluster",
     "get_cache_data": "executor.cache.api",
     "get_future_from_cache": "executor.cache.api",
     "terminate_tasks_in_cache": "executor.cache.api",
@@ -43,6 +43,7 @@ __all__ = sorted([*_EXPORTS, "__version__"])
 TYPE_CHECKING = False  # not ``typing.TYPE_CHECKING``: workers import this package and typing costs ~2 ms
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from executor.frontends.base import BaseExecutor as BaseExecutor
+    from executor.frontends.flux_job import FluxJobExecutor as FluxJobExecutor
     from executor.frontends.single_node import SingleNodeExecutor as SingleNodeExecutor
     from executor.frontends.slurm_job import SlurmJobExecutor as SlurmJobExecutor
     from executor.tasks.selectors import get_item_from_future as get_item_from_future

@@ -56,6 +56,10 @@ def install_hint(extra: str) -> str:
     return f"pip install 'pytest-executorlib[{extra}]'"
 
 
+class FluxUnavailableError(RuntimeError):
+    """FluxJobExecutor found no flux instance to submit its workers to; the message quotes flux."""
+
+
 class MissingExtraError(ImportError):
     """An optional dependency is missing; the message names the extra that installs it."""
 

@@ -16,8 +16,9 @@ from pytest_executorlib.fixtures import ExecutorFactory
 from pytest_executorlib.markers import MARKERS
 from pytest_executorlib.options import SETTINGS
 
-API_VERSION: Final = "1.2"  # 1.1: --xlib-graph; the mock_slurm fixture and marker, the MockSlurm control API
-# 1.2: multi-node -- --xlib-mock-slurm-nodes, slurm(nodes=N), mock_slurm(node_hostnames=...),
+API_VERSION: Final = "1.4"  # 1.1: --xlib-graph; 1.2: mock_slurm fixture and marker, the MockSlurm control API;
+# 1.3: mock_flux fixture and marker, the MockFlux control API, the mock flux package and command;
+# 1.4: multi-node SLURM -- --xlib-mock-slurm-nodes, slurm(nodes=N), mock_slurm(node_hostnames=...),
 #      MockSlurm.node_down() / node_resume() / nodes()
 
 #: fixture name -> (scope, type, what the test gets)
@@ -46,6 +47,12 @@ FIXTURES: Final[dict[str, tuple[str, str, str]]] = {
         "control API: jobs(), job(), calls(), wait(), hold_new_jobs(), hold(), release(), fault(), fault_next(), "
         "node_down(), node_resume(), nodes()",
     ),
+    "mock_flux": (
+        "function",
+        "pytest_executorlib.mocks.flux.MockFlux",
+        "a fresh mock flux instance (shaped by the mock_flux marker) active during the test (PATH, PYTHONPATH, "
+        "FLUX_URI), with the same control API as mock_slurm",
+    ),
 }
 
 #: The mock SLURM's public Python API (``from pytest_executorlib.mocks.slurm import MockSlurm``): method -> summary.
@@ -69,6 +76,26 @@ MOCK_SLURM_API: Final[dict[str, str]] = {
     "nodes()": "every node's sinfo state: {'n1': 'idle', 'n2': 'down', ...}",
 }
 
+#: The mock flux's public Python API (``from pytest_executorlib.mocks.flux import MockFlux``): method -> summary.
+MOCK_FLUX_API: Final[dict[str, str]] = {
+    "MockFlux(root, nodes=1, cores_per_node=4, gpus_per_node=0)":
+        "context manager: creates the instance in root, starts its broker, cancels every job at exit",
+    "env / uri": "dict: PATH (the flux shim first), PYTHONPATH (the mock flux package), FLUX_URI; the URI",
+    "environ(base=None)": "os.environ (or base) with env applied: a program started with it is inside the instance",
+    "activate() / deactivate()": "apply env to os.environ (and the package to sys.path) until the context exits / undo",
+    "jobs() / job(id)": "the job table (Job records: id, name, state, result, urgency, ntasks, exception, events...)",
+    "calls(subcommand=None)": "the call log: Call(command, argv, cwd, job, time) for every flux command run inside",
+    "wait(id, timeout=60, until=None)": "block until the job is INACTIVE (or until(job)); TimeoutError otherwise",
+    "hold_new_jobs(hold=True) / hold(id) / release(id=None)": "keep jobs held (urgency 0, S held) until released",
+    "fault(id, kind, value=None) / fault_next(kind, value=None)":
+        "inject exit, nodefail, timeout, no_output (and reject for the next submission)",
+    "flux package": "flux.Flux, flux.job (FluxExecutor, JobspecV1, JobID, submit, result, wait, cancel, kill, "
+                    "event_watch, event_wait, job_raise), flux.job.event.JobException, flux.resource.list.resource_list",
+    "flux command": "flux start|broker|run|submit|batch|jobs|cancel|job id|resource list|getattr",
+    "xlib mock-env flux [--nodes N] [--cores-per-node N] [--gpus-per-node N]":
+        "export lines (PATH, PYTHONPATH, XLIB_MOCK_FLUX_SHAPE): then `flux start CMD` runs CMD in an instance",
+}
+
 #: marker name -> registration text (signature: description)
 PUBLIC_MARKERS: Final = MARKERS
 
@@ -81,6 +108,7 @@ IMPLEMENTATION_NAMES: Final = tuple(IMPLEMENTATIONS)
 
 __all__ = [
     "API_VERSION",
+    "MOCK_FLUX_API",
     "MOCK_SLURM_API",
     "BACKEND_NAMES",
     "FIXTURES",

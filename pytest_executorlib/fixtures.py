@@ -1,4 +1,5 @@
-"""The public fixtures: ``executor``, ``executor_factory``, ``xlib_backend``, ``xlib_cache_dir``, ``mock_slurm``.
+"""The public fixtures: ``executor``, ``executor_factory``, ``xlib_backend``, ``xlib_cache_dir``, ``mock_slurm``,
+``mock_flux``.
 
 Their names, scopes and types are a versioned API (``pytest_executorlib.api``); change them only with a
 new ``API_VERSION``.
@@ -22,6 +23,8 @@ import pytest
 from pytest_executorlib.backends import executor_class
 from pytest_executorlib import graphs
 from pytest_executorlib.cleanup import begin_test
+from pytest_executorlib.mocks.flux.instance import MockFlux
+from pytest_executorlib.mocks.flux.session import fresh_instance
 from pytest_executorlib.mocks.slurm.cluster import MockSlurm
 from pytest_executorlib.mocks.slurm.session import fresh_cluster
 from pytest_executorlib.state import CacheWindow, cache_window_key, get_state
@@ -240,3 +243,16 @@ def mock_slurm(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     stopped at teardown.
     """
     yield from fresh_cluster(request, tmp_path_factory)
+
+
+@pytest.fixture
+def mock_flux(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MockFlux]:
+    """A fresh mock flux instance for this test, active during the test (``PATH``, ``PYTHONPATH``, ``FLUX_URI``
+    in ``os.environ``; ``import flux`` finds the mock package).
+
+    Shape it with ``@pytest.mark.mock_flux(nodes=1, cores_per_node=4, gpus_per_node=0)``.  The value is the
+    :class:`~pytest_executorlib.mocks.flux.MockFlux` with the same control API as ``mock_slurm`` (``jobs()``,
+    ``job()``, ``calls()``, ``wait()``, ``hold_new_jobs()``, ``hold()``, ``release()``, ``fault()``,
+    ``fault_next()``); every job is cancelled and the broker stopped at teardown.
+    """
+    yield from fresh_instance(request, tmp_path_factory)

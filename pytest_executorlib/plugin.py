@@ -37,6 +37,7 @@ from pytest_executorlib.fixtures import (  # noqa: F401 - fixtures are found by 
     call_failed_key,
     executor,
     executor_factory,
+    mock_flux,
     mock_slurm,
     xlib_backend,
     xlib_cache_dir,

@@ -22,7 +22,8 @@ from concurrent.futures import Future
 from typing import Any
 
 from executor.schedulers.loop import EventLoop
-from executor.schedulers.pool import Worker, WorkerPool
+from executor.schedulers.contracts import Worker
+from executor.schedulers.pool import WorkerPool
 from executor.schedulers.results import fail, fail_task
 from executor.spawners.launch import LaunchPolicy
 from executor.tasks.task import Task

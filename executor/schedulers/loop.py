@@ -30,10 +30,11 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from executor.schedulers.contracts import LoopPolicy
 from executor.schedulers.results import fail
 from executor.tasks.task import Task
 
@@ -42,41 +43,6 @@ if TYPE_CHECKING:
 
 
 _POLLIN = 1  # zmq.POLLIN (also select.POLLIN), a plain int so that importing this module does not import pyzmq
-
-
-class LoopPolicy(Protocol):
-    """What the loop calls, always on its own thread.  A policy decides which queued task runs where."""
-
-    def sources(self) -> Mapping[Any, Callable[[], None]]:
-        """Readable things to wait on (fds, ZeroMQ sockets) and what to call when one is readable; asked again
-        after every wake-up, so a source may come and go."""
-        ...
-
-    def pump(self) -> None:
-        """Hand queued tasks (``loop.queue``) to workers, as far as they fit; called after every wake-up."""
-        ...
-
-    def busy(self) -> bool:
-        """Whether calls are still running (a shutdown waits for them)."""
-        ...
-
-    def stop(self) -> bool:
-        """Shutdown, all calls done: stop the workers (bounded); called after every wake-up until it returns
-        ``True`` (everything stopped)."""
-        ...
-
-    def fail_all(self, error: BaseException) -> None:
-        """The loop broke: fail every call the policy holds."""
-        ...
-
-    def close(self) -> None:
-        """Last call, also after a failure: kill what is left and release processes, sockets and files."""
-        ...
-
-    def stop_running(self, reason: str) -> list[str]:
-        """Optional.  Stop now: fail every call handed to a worker with ``CallStoppedError(reason)``, kill those
-        workers (their whole process trees); return a line per call stopped."""
-        ...
 
 
 class EventLoop:

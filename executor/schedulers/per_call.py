@@ -56,6 +56,7 @@ class PerCallScheduler(Scheduler):
         self._free = capacity
         self._free_devices: list[str] = []
         self._devices_known = False
+        self._hands_out_devices = True  # False: the launch policy has none, its launcher assigns GPUs (flux)
         # Spares are one-rank workers (an MPI call always gets a job of its own).
         self._defaults = defaults if ranks_of(defaults) == 1 else {**defaults, "cores": 1}
         self._default_env = launch.environment(self._defaults, [])
@@ -108,6 +109,9 @@ class PerCallScheduler(Scheduler):
             gpus = 0 if self.launch.assigns_gpus else gpu_count(task.resources)
             if gpus and not self._devices_known:  # the front already looked them up at submit: cached
                 self._free_devices, self._devices_known = list(self.launch.devices()), True
+                self._hands_out_devices = bool(self._free_devices)
+            if not self._hands_out_devices:
+                gpus = 0
             if task.cost > self._free or gpus > len(self._free_devices):
                 break
             heapq.heappop(queue)

@@ -21,16 +21,15 @@ import os
 import signal
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from executor import telemetry
 from executor.channel import messages as m
 from executor.channel import oob
 from executor.channel.framing import new_key
 from executor.errors import CallStoppedError, RunTimeLimitError
+from executor.schedulers.contracts import PoolHooks, Worker
 from executor.schedulers.loop import EventLoop
 from executor.schedulers.results import SIZE_LOG, deliver, describe_exit, fail, fail_task, resolve, start_failure_error
 from executor.spawners.base import CONNECT_TIMEOUT, Exited, Spawned, Spawner, Started, WorkerSpec
@@ -47,42 +46,6 @@ EXIT_GRACE = 0.25
 STOP_TIMEOUT = 5.0
 # terminate(): SIGTERM to a busy worker's process group (a measured worker saves its coverage), SIGKILL after this.
 TERMINATE_GRACE = 1.0
-
-
-@dataclass(eq=False)
-class Worker:
-    identity: bytes
-    worker_id: int
-    cost: int
-    spawner: Spawner
-    ref: str | None = None  # the launcher's name for it ("process 1234", "job 42"), for messages
-    started: bool = False  # really running (not waiting in a queue)
-    connected: bool = False
-    stopping: bool = False
-    dead: bool = False
-    reason: str | None = None  # why the pool killed it (a start-up bound), for the error
-    init_error: bytes | None = None  # init_function failed in it (a RESULT-style failure payload)
-    inflight: deque[Task] = field(default_factory=deque)
-    devices: list[str] = field(default_factory=list)  # GPUs given to it (CUDA_VISIBLE_DEVICES)
-    prefetch: int = 1  # calls it may hold (block allocation adapts this to its time per call)
-    per_call: float | None = None  # moving average of seconds per call
-    last_done: float = 0.0
-
-
-class PoolHooks(Protocol):
-    """How the pool tells its policy what happened (loop thread)."""
-
-    def worker_ready(self, worker: Worker) -> None:
-        """``worker`` connected (HELLO) and may get calls."""
-        ...
-
-    def task_done(self, worker: Worker, task: Task) -> None:
-        """``task`` resolved from ``worker``'s RESULT."""
-        ...
-
-    def worker_lost(self, worker: Worker, lost: list[Task], how: str) -> None:
-        """``worker`` ended; ``lost`` are its unfinished calls in order (the first was running)."""
-        ...
 
 
 class WorkerPool:

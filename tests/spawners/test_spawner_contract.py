@@ -1,5 +1,5 @@
 """The spawner contract: one behaviour suite, run against every spawner (fork server, mpiexec, srun on the real
-SLURM, the fake; flux must pass it too: add it to ``SPAWNERS``).
+SLURM, flux on the mock flux, the fake).
 
 What a scheduler relies on: a spawned worker is reported (``Spawned`` with a launcher-neutral ``ref``), then
 ``Started``, then it connects (HELLO) with the identity it was given; a worker that ends is reported once with
@@ -58,10 +58,42 @@ def _srun(address: str, key: bytes) -> Any:
     return SrunSpawner(address, key)
 
 
+class _FluxSpawner:
+    """A FluxSpawner in a mock flux instance of its own, stopped with the spawner."""
+
+    def __new__(cls, address: str, key: bytes) -> Any:
+        import shutil
+        import tempfile
+
+        from pytest_executorlib.mocks.flux.instance import MockFlux
+
+        from executor.spawners.flux import FluxSpawner
+
+        instance = MockFlux(tempfile.mkdtemp(prefix="xlib-contract-flux-"), cores_per_node=2).__enter__()
+        instance.activate()
+        try:
+            spawner = FluxSpawner(address, key)
+        except BaseException:
+            instance.stop()
+            raise
+        close = spawner.close
+
+        def close_both() -> None:
+            try:
+                close()
+            finally:
+                instance.stop()
+                shutil.rmtree(instance.root, ignore_errors=True)
+
+        spawner.close = close_both  # type: ignore[method-assign]
+        return spawner
+
+
 SPAWNERS: dict[str, Callable[[str, bytes], Any]] = {
     "forkserver": ForkServerSpawner,
     "mpiexec": _mpiexec,
     "srun": _srun,
+    "flux": _FluxSpawner,  # on the mock flux
     "fake": FakeSpawner,
 }
 IN_PROCESS = {"fake"}  # workers without a process of their own
