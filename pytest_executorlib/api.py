@@ -16,8 +16,10 @@ from pytest_executorlib.fixtures import ExecutorFactory
 from pytest_executorlib.markers import MARKERS
 from pytest_executorlib.options import SETTINGS
 
-API_VERSION: Final = "1.3"  # 1.1: --xlib-graph; 1.2: mock_slurm fixture and marker, the MockSlurm control API;
-# 1.3: mock_flux fixture and marker, the MockFlux control API, the mock flux package and command
+API_VERSION: Final = "1.4"  # 1.1: --xlib-graph; 1.2: mock_slurm fixture and marker, the MockSlurm control API;
+# 1.3: mock_flux fixture and marker, the MockFlux control API, the mock flux package and command;
+# 1.4: multi-node SLURM -- --xlib-mock-slurm-nodes, slurm(nodes=N), mock_slurm(node_hostnames=...),
+#      MockSlurm.node_down() / node_resume() / nodes()
 
 #: fixture name -> (scope, type, what the test gets)
 FIXTURES: Final[dict[str, tuple[str, str, str]]] = {
@@ -42,7 +44,8 @@ FIXTURES: Final[dict[str, tuple[str, str, str]]] = {
         "function",
         "pytest_executorlib.mocks.slurm.MockSlurm",
         "a fresh mock SLURM cluster (shaped by the mock_slurm marker) on PATH during the test, with its "
-        "control API: jobs(), job(), calls(), wait(), hold_new_jobs(), hold(), release(), fault(), fault_next()",
+        "control API: jobs(), job(), calls(), wait(), hold_new_jobs(), hold(), release(), fault(), fault_next(), "
+        "node_down(), node_resume(), nodes()",
     ),
     "mock_flux": (
         "function",
@@ -54,8 +57,10 @@ FIXTURES: Final[dict[str, tuple[str, str, str]]] = {
 
 #: The mock SLURM's public Python API (``from pytest_executorlib.mocks.slurm import MockSlurm``): method -> summary.
 MOCK_SLURM_API: Final[dict[str, str]] = {
-    "MockSlurm(root, nodes=1, cpus_per_node=4, gpus_per_node=0, partitions=None, min_job_age=300, accounting=False)":
-        "context manager: creates the cluster in root, starts its controller, stops every job at exit",
+    "MockSlurm(root, nodes=1, cpus_per_node=4, gpus_per_node=0, partitions=None, min_job_age=300, accounting=False, "
+    "node_hostnames=None)":
+        "context manager: creates the cluster in root, starts its controller, stops every job at exit; "
+        "node_hostnames: tasks see their node's host name (unshare --uts, root; default: when nodes > 1 and possible)",
     "env": "dict: PATH with the shim directory first, XLIB_MOCK_SLURM_ROOT",
     "environ(base=None)": "os.environ (or base) without outer SLURM_*/PMI_* variables, with env applied",
     "activate() / deactivate()": "apply env to os.environ until the context exits / undo",
@@ -65,6 +70,10 @@ MOCK_SLURM_API: Final[dict[str, str]] = {
     "hold_new_jobs(hold=True) / hold(id) / release(id=None)": "keep jobs PENDING (JobHeldUser) until released",
     "fault(id, kind, value=None) / fault_next(kind, value=None, command='any')":
         "inject exit, nodefail, timeout, preempt, no_output (and reject for the next sbatch/srun)",
+    "node_down(node, reason='xlib test', drain=False) / node_resume(node)":
+        "take a node (n2, n[2-3]) down as scontrol update state=down does (running sruns end NODE_FAIL with "
+        "SLURM's node-failure lines, batch jobs are requeued; nothing starts there) / bring it back",
+    "nodes()": "every node's sinfo state: {'n1': 'idle', 'n2': 'down', ...}",
 }
 
 #: The mock flux's public Python API (``from pytest_executorlib.mocks.flux import MockFlux``): method -> summary.

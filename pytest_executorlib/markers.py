@@ -25,10 +25,12 @@ from pytest_executorlib.backends import BACKENDS, Backend
 MARKERS: dict[str, str] = {
     "xlib_backends": "xlib_backends(*names): run the test only on these --xlib-backend values, skip on the others",
     "mpi": "mpi(ranks=1): the test needs MPI (mpi4py and mpiexec) and `ranks` CPU cores; skipped otherwise",
-    "slurm": "slurm: the test needs a SLURM backend (--xlib-backend=mock-slurm or slurm); skipped otherwise",
+    "slurm": "slurm(nodes=1): the test needs a SLURM backend (--xlib-backend=mock-slurm or slurm) with at least "
+    "`nodes` nodes (the mock: its session cluster, see --xlib-mock-slurm-nodes, or the test's mock_slurm(nodes=N)); "
+    "skipped otherwise",
     "flux": "flux: the test needs a flux backend (--xlib-backend=mock-flux or flux); skipped otherwise",
     "mock_slurm": "mock_slurm(nodes=1, cpus_per_node=4, gpus_per_node=0, partitions=None, min_job_age=300, "
-    "accounting=False): shape of the cluster the mock_slurm fixture gives this test",
+    "accounting=False, node_hostnames=None): shape of the cluster the mock_slurm fixture gives this test",
     "mock_flux": "mock_flux(nodes=1, cores_per_node=4, gpus_per_node=0): shape of the instance the mock_flux "
     "fixture gives this test",
 }
@@ -100,6 +102,42 @@ def _mpi_skip_reason(ranks: int, oversubscribe: bool) -> str | None:
     return None
 
 
+#: Node count of the real SLURM (asked once per session: ``sinfo -N``).
+_real_nodes: list[tuple[int, str]] = []
+
+
+def cluster_nodes(item: pytest.Item, backend: Backend) -> tuple[int, str]:
+    """Nodes of the SLURM cluster ``item`` runs on: its ``mock_slurm(nodes=N)`` cluster, the mock-slurm session
+    cluster, or the real SLURM (``sinfo -N``); and, when 0, why."""
+    if backend.name == "mock-slurm" or item.get_closest_marker("mock_slurm") is not None:
+        own = item.get_closest_marker("mock_slurm")
+        if own is not None and "mock_slurm" in getattr(item, "fixturenames", ()):
+            return int(own.kwargs.get("nodes", 1)), ""
+        if backend.name == "mock-slurm":
+            from pytest_executorlib.mocks.slurm.session import session_nodes
+
+            return session_nodes(item.config), ""
+    if not _real_nodes:
+        from pytest_executorlib.slurm_probe import count_nodes
+
+        _real_nodes.append(count_nodes())
+    return _real_nodes[0]
+
+
+def _slurm_nodes_reason(item: pytest.Item, backend: Backend) -> str | None:
+    mark = item.get_closest_marker("slurm")
+    if mark is None or "nodes" not in mark.kwargs:
+        return None
+    wanted = mark.kwargs["nodes"]
+    if not isinstance(wanted, int) or isinstance(wanted, bool) or wanted < 1:
+        raise pytest.UsageError(f"{item.nodeid}: slurm(nodes=...) needs a positive integer, got {wanted!r}")
+    have, why = cluster_nodes(item, backend)
+    if have >= wanted:
+        return None
+    hint = " (--xlib-mock-slurm-nodes=N, or mock_slurm(nodes=N) with the mock_slurm fixture)" if backend.name == "mock-slurm" else ""
+    return f"slurm(nodes={wanted}): the cluster has {have} node(s){': ' + why if why else ''}{hint}"
+
+
 def skip_reason(item: pytest.Item, backend: Backend, oversubscribe: bool, pytest_mpi: bool = False) -> str | None:
     """Why ``item`` must be skipped on ``backend``, or None.  A misspelt backend name is a usage error.
 
@@ -119,6 +157,9 @@ def skip_reason(item: pytest.Item, backend: Backend, oversubscribe: bool, pytest
         if item.get_closest_marker(family) is not None and backend.family != family:
             wanted = ", ".join(b.name for b in BACKENDS.values() if b.family == family)
             return f"{family}: needs a {family} backend ({wanted}), not --xlib-backend={backend.name}"
+    wanted_nodes = _slurm_nodes_reason(item, backend)
+    if wanted_nodes is not None:
+        return wanted_nodes
     mpi = own_mpi_mark(item, pytest_mpi)
     if mpi is not None:
         ranks = mpi.kwargs.get("ranks", mpi.args[0] if mpi.args else 1)

@@ -107,6 +107,15 @@ SETTINGS: tuple[Setting, ...] = (
         help="Write into DIR, for each test that used the executor fixtures, the graph of its calls with each "
         "call's state and duration (<test>.json, .dot, and .svg when Graphviz is installed)",
     ),
+    Setting(
+        name="mock_slurm_nodes",
+        flag="--xlib-mock-slurm-nodes",
+        env="XLIB_MOCK_SLURM_NODES",
+        ini="xlib_mock_slurm_nodes",
+        default="1",
+        metavar="N",
+        help="Number of nodes (n1..nN) of the --xlib-backend=mock-slurm session cluster",
+    ),
 )
 
 
@@ -137,6 +146,7 @@ class Settings:
     worker_coverage: Resolved
     mpi_oversubscribe: Resolved
     graph: Resolved
+    mock_slurm_nodes: Resolved
 
     def any_explicit(self) -> bool:
         """True when at least one setting was given on the command line, in the environment or the ini file."""
@@ -199,6 +209,11 @@ def _resolve_one(config: pytest.Config, setting: Setting) -> Resolved:
         return Resolved(ini.strip(), where, f"{setting.ini} = {ini.strip()} (ini file)")
     default = setting.flag if setting.kind == "flag" else f"{setting.flag}={setting.default}"
     return Resolved(setting.default, "default", f"{default} (default)")
+
+
+def resolve_setting(config: pytest.Config, name: str) -> Resolved:
+    """One setting by its name (``"mock_slurm_nodes"``), resolved like :func:`resolve` does."""
+    return _resolve_one(config, next(s for s in SETTINGS if s.name == name))
 
 
 def resolve(config: pytest.Config) -> Settings:

@@ -41,8 +41,11 @@ def header_lines(config: pytest.Config) -> list[str]:
     impl = str(s.impl.value)
     package = backends.IMPLEMENTATIONS[impl]
     version = backends.implementation_version(impl)
+    nodes = (f", mock-slurm-nodes={s.mock_slurm_nodes.value} ({s.mock_slurm_nodes.source})"
+             if s.backend.value == "mock-slurm" else "")
     return [
-        f"xlib: backend={s.backend.value} ({s.backend.source}), impl={impl} ({s.impl.source}) [{package} {version}]",
+        f"xlib: backend={s.backend.value} ({s.backend.source}), impl={impl} ({s.impl.source}) [{package} {version}]"
+        + nodes,
         "xlib: "
         + ", ".join(
             f"{label}={_yes_no(r.value)} ({r.source})"

@@ -49,3 +49,17 @@ def probe_sinfo(timeout: float = SINFO_TIMEOUT, env: Mapping[str, str] | None = 
     if not done.stdout.strip():
         return SinfoAnswer(False, "sinfo answered but lists no partition")
     return SinfoAnswer(True, f"sinfo lists partition|avail|nodes|state: {said}")
+
+
+def count_nodes(timeout: float = SINFO_TIMEOUT, env: Mapping[str, str] | None = None) -> tuple[int, str]:
+    """How many nodes the SLURM reached through ``env`` has (``sinfo -N``), and what went wrong when 0."""
+    try:
+        done = subprocess.run(["sinfo", "--noheader", "--Node", "--format=%N"], env=dict(os.environ if env is None else env),
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout)
+    except FileNotFoundError:
+        return 0, "sinfo is not on PATH"
+    except subprocess.TimeoutExpired:
+        return 0, f"sinfo did not answer within {timeout:g} s"
+    if done.returncode != 0:
+        return 0, f"sinfo exited with code {done.returncode}: {done.stderr.strip() or '(no output)'}"
+    return len({line.strip() for line in done.stdout.splitlines() if line.strip()}), ""

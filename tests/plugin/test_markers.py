@@ -81,7 +81,7 @@ def test_markers_are_listed(pytester: pytest.Pytester, run) -> None:
         [
             "@pytest.mark.xlib_backends(*names):*",
             "@pytest.mark.mpi(ranks=1):*",
-            "@pytest.mark.slurm:*",
+            "@pytest.mark.slurm(nodes=1):*",
             "@pytest.mark.flux:*",
         ]
     )

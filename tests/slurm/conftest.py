@@ -6,18 +6,28 @@
   ``XLIB_SLURM_DIR``).  Without an answering SLURM the real tests skip, quoting what sinfo said — except with
   ``CI=true``, where they fail: CI must prove the mock's fidelity against the real thing.
 
+The ``multinode`` fixture is the same (and ``slurm_multinode`` its environment
+applied to this process, like ``slurm``) over three nodes n1..n3 of 2 CPUs each: a ``MockSlurm(nodes=3,
+cpus_per_node=2)``, and the real multi-node SLURM of ci/start-slurm-multinode.sh (``XLIB_SLURM_MULTINODE_CONF``,
+else ``/tmp/xlib-slurm-multi/slurm.conf``).  Its scenarios take nodes down and expect idle nodes, so on the real
+cluster they run one at a time (an exclusive lock file beside its slurm.conf, also across xdist workers), and
+every node is resumed when a test ends.
+
 Scenarios marked ``slurm_slow`` (real time limits: a 1-minute limit takes ~80 s on real SLURM) run only with
 ``CI=true`` or ``XLIB_SLURM_SLOW=1``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from slurmclusters import Cluster, find_real_slurm
+from slurmclusters import Cluster, find_multinode_slurm, find_real_slurm
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 RUN_SLOW = IN_CI or os.environ.get("XLIB_SLURM_SLOW") == "1"
@@ -72,6 +82,63 @@ def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]
             made.cleanup()
 
 
+@pytest.fixture(scope="session")
+def multinode_slurm_env() -> dict[str, str]:
+    env, said = find_multinode_slurm()
+    if env is None:
+        message = f"no real multi-node SLURM answers here ({said}); start one with: bash ci/start-slurm-multinode.sh"
+        if IN_CI:
+            pytest.fail(f"CI=true: {message}", pytrace=False)
+        pytest.skip(message)
+    return {k: v for k, v in env.items() if k == "SLURM_CONF" or not k.startswith(("SLURM_", "PMI_"))}
+
+
+@contextlib.contextmanager
+def multinode_lock(conf: str) -> Iterator[None]:
+    """One test at a time on the real multi-node cluster (bounded: a clear error after 10 minutes)."""
+    with open(Path(conf).parent / ".xlib-test-lock", "w") as lock:
+        for _ in range(6000):
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:  # a lock file offers no wake-up: poll at a bounded rate
+                time.sleep(0.1)
+        else:
+            raise AssertionError(f"the multi-node SLURM ({conf}) stayed locked by another test for 10 minutes")
+        yield
+
+
+@pytest.fixture(params=["mock", "real"])
+def multinode(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]:
+    """A 3-node :class:`Cluster` (n1..n3, 2 CPUs each) of the parametrised kind; nodes are resumed at the end."""
+    workdir = tmp_path / "jobs"
+    workdir.mkdir()
+    if request.param == "real":
+        env = dict(request.getfixturevalue("multinode_slurm_env"))
+        with multinode_lock(env["SLURM_CONF"]):
+            made = Cluster("real", env, workdir, multinode=True)
+            states = made.node_states()
+            assert sorted(states) == ["n1", "n2", "n3"], f"expected the 3 nodes of ci/start-slurm-multinode.sh: {states}"
+            made.wait_all_idle()
+            try:
+                yield made
+            finally:
+                made.cleanup()
+                for node, state in made.node_states().items():
+                    if state in ("down", "drain", "drng"):
+                        made.set_node(node, "resume")
+                made.wait_all_idle()  # the next test (maybe another worker's) starts on idle nodes
+        return
+    from pytest_executorlib.mocks.slurm import MockSlurm
+
+    with MockSlurm(tmp_path / "mock", nodes=3, cpus_per_node=2) as mock:
+        made = Cluster("mock", dict(mock.environ()), workdir, multinode=True)
+        try:
+            yield made
+        finally:
+            made.cleanup()
+
+
 @pytest.fixture
 def slurm(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> Cluster:
     """``cluster``'s environment applied to this process, outside any allocation: ``SlurmJobExecutor`` reads
@@ -88,3 +155,14 @@ _ALLOCATION_VARIABLES = (
     "SLURM_JOB", "SLURM_STEP", "SLURM_NTASKS", "SLURM_NPROCS", "SLURM_CPUS", "SLURM_NNODES", "SLURM_NODELIST",
     "SLURM_PROCID", "SLURM_LOCALID", "SLURM_NODEID", "SLURMD_NODENAME",
 )  # fmt: skip
+
+
+@pytest.fixture
+def slurm_multinode(multinode: Cluster, monkeypatch: pytest.MonkeyPatch) -> Cluster:
+    """``multinode``'s environment applied to this process, outside any allocation (the multi-node executor tests)."""
+    for name in [n for n in os.environ if n.startswith(_ALLOCATION_VARIABLES)]:
+        monkeypatch.delenv(name)
+    for name, value in multinode.env.items():
+        if os.environ.get(name) != value and not name.startswith(_ALLOCATION_VARIABLES):
+            monkeypatch.setenv(name, value)
+    return multinode

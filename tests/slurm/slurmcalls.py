@@ -66,3 +66,43 @@ def job_then_sleep(path: str, seconds: float) -> None:
 
 def raises() -> None:
     raise ValueError("raised in the worker")
+
+
+# ---- several nodes (tests/slurm/test_slurm_executor_multinode.py) ----------------------------------------------------
+
+
+def node() -> str:
+    """The node this call runs on, as SLURM names it and as its host name says: ``"n2 n2"``."""
+    import socket
+
+    return f"{os.environ.get('SLURMD_NODENAME')} {socket.gethostname()}"
+
+
+def node_after(seconds: float) -> str:
+    """The node, after ``seconds`` (so that concurrent calls overlap)."""
+    time.sleep(seconds)
+    return node()
+
+
+def mpi_where() -> tuple[int, int, str, int]:
+    """(rank, size, MPI processor name, allreduce of rank + 1) of one rank of an MPI call."""
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    return comm.Get_rank(), comm.Get_size(), MPI.Get_processor_name(), comm.allreduce(comm.Get_rank() + 1)
+
+
+def node_then_sleep(path: str, seconds: float) -> str:
+    """Write this call's node to ``path`` (atomically), then sleep: the test takes that node down meanwhile."""
+    with open(path + ".tmp", "w") as file:
+        file.write(os.environ.get("SLURMD_NODENAME", ""))
+    os.replace(path + ".tmp", path)
+    time.sleep(seconds)
+    return node()
+
+
+def node_then_sleep_once(path: str, seconds: float) -> str:
+    """The first time: as :func:`node_then_sleep` (its node goes down meanwhile); on the retry: the node at once."""
+    if not os.path.exists(path):
+        return node_then_sleep(path, seconds)
+    return node()

@@ -42,6 +42,8 @@ TRANSIENT = (
 ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
 #: Where ci/start-slurm.sh writes its slurm.conf (XLIB_SLURM_DIR overrides the folder).
 CI_SLURM_CONF = Path(os.environ.get("XLIB_SLURM_DIR", "/tmp/xlib-slurm")) / "slurm.conf"
+#: Where ci/start-slurm-multinode.sh writes its slurm.conf (XLIB_SLURM_MULTI_DIR overrides the folder).
+CI_MULTINODE_CONF = Path(os.environ.get("XLIB_SLURM_MULTI_DIR", "/tmp/xlib-slurm-multi")) / "slurm.conf"
 
 
 def find_real_slurm(timeout: float = 5.0) -> tuple[dict[str, str] | None, str]:
@@ -57,6 +59,17 @@ def find_real_slurm(timeout: float = 5.0) -> tuple[dict[str, str] | None, str]:
             return env, answer.detail
         tried.append(f"SLURM_CONF={env.get('SLURM_CONF', '(unset)')}: {answer.detail}")
     return None, "; ".join(tried)
+
+
+def find_multinode_slurm(timeout: float = 5.0) -> tuple[dict[str, str] | None, str]:
+    """Environment reaching the real multi-node SLURM (``SLURM_CONF`` = ``XLIB_SLURM_MULTINODE_CONF``, else
+    ci/start-slurm-multinode.sh's conf), or None and what sinfo said."""
+    conf = os.environ.get("XLIB_SLURM_MULTINODE_CONF") or (str(CI_MULTINODE_CONF) if CI_MULTINODE_CONF.is_file() else "")
+    if not conf:
+        return None, f"XLIB_SLURM_MULTINODE_CONF is unset and {CI_MULTINODE_CONF} does not exist"
+    env = {**os.environ, "SLURM_CONF": conf}
+    answer = probe_sinfo(timeout, env)
+    return (env, answer.detail) if answer.ok else (None, f"SLURM_CONF={conf}: {answer.detail}")
 
 
 @dataclass
@@ -85,12 +98,56 @@ class Cluster:
     procs: list[subprocess.Popen[str]] = field(default_factory=list)
     mock: Any = None  # the MockSlurm (its control API) when kind == "mock"
 
+    #: Several nodes (n1..nN, the same names on the mock and the real cluster): node names are compared as they
+    #: are, not replaced by <node>.
+    multinode: bool = False
+
     def __post_init__(self) -> None:
         info = self.run("sinfo", "--noheader", "--format=%P|%N", timeout=10)
         assert info.rc == 0, str(info)
         part, node = info.out.splitlines()[0].split("|")
-        self.partition, self.node = part.rstrip("*"), node.strip()
+        self.partition, self.node = part.rstrip("*"), "" if self.multinode else node.strip()
         self.user = self.run("id", "-un").out.strip()
+
+    # -- nodes (multi-node clusters) ----------------------------------------------------------------------
+    def node_states(self) -> dict[str, str]:
+        """``sinfo -N``: node -> state (idle, mix, alloc, down...), without the ``*`` ("not responding") real
+        SLURM adds for a while around a node it took down or resumed (the mock pings no slurmd)."""
+        done = self.run("sinfo", "--noheader", "--Node", "--format=%N %t", timeout=10)
+        assert done.rc == 0, str(done)
+        pairs = (line.split() for line in sorted(set(done.out.splitlines())) if line.strip())
+        return {node: state.rstrip("*") for node, state in pairs}
+
+    def wait_all_idle(self, timeout: float = 60) -> None:
+        """Poll ``sinfo -N`` (backoff 0.05 -> 1 s) until every node is ``idle`` and responding (no ``*``): real
+        SLURM keeps a node it just resumed or failed "not responding" or COMPLETING for a few seconds, and would
+        place the next job elsewhere or keep it waiting.  Bounded: an AssertionError quoting sinfo."""
+        deadline, delay, said = time.monotonic() + timeout, 0.05, ""
+        while True:
+            done = self.run("sinfo", "--noheader", "--Node", "--format=%N %t", timeout=10)
+            said = done.out + done.err
+            states = {line.split()[1] for line in done.out.splitlines() if line.strip()}
+            if done.rc == 0 and states == {"idle"}:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the nodes did not all become idle within {timeout} s; sinfo -N: {said!r}")
+            time.sleep(delay)
+            delay = min(1.0, delay * 1.5)
+
+    def wait_node(self, node: str, state: str, timeout: float = 30) -> None:
+        """Poll ``sinfo -N`` (backoff) until ``node`` is in ``state`` (real SLURM: a job's end is seen ~0.1-1 s
+        after its srun returns); bounded, an AssertionError quoting the states otherwise."""
+        deadline, delay = time.monotonic() + timeout, 0.05
+        while (states := self.node_states()).get(node) != state:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{node} not {state} within {timeout} s: {states}")
+            time.sleep(delay)
+            delay = min(1.0, delay * 1.5)
+
+    def set_node(self, node: str, state: str, reason: str = "xlib conformance") -> Result:
+        """``scontrol update nodename=<node> state=<state> [reason=...]`` (the same command on both clusters)."""
+        extra = [f"reason={reason}"] if state in ("down", "drain") else []
+        return self.run("scontrol", "update", f"nodename={node}", f"state={state}", *extra, timeout=30)
 
     # -- running commands -------------------------------------------------------------------------------
     def run(self, *argv: str, cwd: Path | None = None, timeout: float = 60, env: Mapping[str, str] | None = None) -> Result:

@@ -4,6 +4,7 @@ Layout of ``root``::
 
     bin/        srun sbatch squeue scancel scontrol sinfo sacct  (shims: python -I -S, root baked in)
     slurm.db    the cluster database (SQLite, WAL)
+    hosts       n1..nN -> 127.0.0.2.. (bind-mounted over /etc/hosts in tasks that get their node's host name)
     slurmctld.log / slurmctld.lock   the controller's log and single-instance lock
     spool/      batch scripts as submitted (never in the job's own directory)
 """
@@ -20,7 +21,7 @@ import threading
 from types import TracebackType
 from typing import Any
 
-from pytest_executorlib.mocks.slurm import common, db
+from pytest_executorlib.mocks.slurm import common, db, hostnames
 from pytest_executorlib.mocks.slurm.commands import COMMANDS
 from pytest_executorlib.mocks.slurm.control import ControlAPI
 from pytest_executorlib.mocks.slurm.shape import Shape, make_shape
@@ -50,6 +51,10 @@ class MockSlurm(ControlAPI):
     ``{"nodes": [0, 1], "default": True, "max_time": minutes}`` (default: one partition ``debug`` with every
     node).  ``min_job_age``: seconds a finished job stays visible (real default 300).  ``accounting``: whether
     ``sacct`` answers (real SLURM without slurmdbd: ``Slurm accounting storage is disabled``, rc 1).
+    ``node_hostnames``: tasks (and batch scripts) see their node's host name (``n2``) as on a real multi-node
+    cluster, through ``unshare --uts --mount`` (needs root, see :mod:`.hostnames`); default (None): on for
+    ``nodes > 1`` where ``unshare`` works; True: required (RuntimeError where it cannot work); False: off
+    (every task sees the machine's host name).
     """
 
     def __init__(
@@ -61,11 +66,15 @@ class MockSlurm(ControlAPI):
         partitions: dict[str, dict[str, Any]] | None = None,
         min_job_age: float = 300.0,
         accounting: bool = False,
+        node_hostnames: bool | None = None,
     ) -> None:
         self.root = pathlib.Path(root).absolute()
         self.shape: Shape = make_shape(nodes, cpus_per_node, gpus_per_node, partitions)
         self.min_job_age = float(min_job_age)
         self.accounting = bool(accounting)
+        if node_hostnames not in (None, True, False):
+            raise ValueError(f"MockSlurm: node_hostnames must be None, True or False, got {node_hostnames!r}")
+        self.node_hostnames = node_hostnames
         self.bin = self.root / "bin"
         self.env: dict[str, str] = {}
         self._controller: subprocess.Popen[bytes] | None = None
@@ -80,11 +89,19 @@ class MockSlurm(ControlAPI):
         self.bin.mkdir(parents=True, exist_ok=True)
         (self.root / "spool").mkdir(exist_ok=True)
         db.create(str(self.root), self.shape.encode())
+        hostnames.write_hosts(str(self.root), self.shape.node_names)
+        own = False
+        if self.node_hostnames or (self.node_hostnames is None and self.shape.nodes > 1):
+            own = hostnames.probe(str(self.root))
+            if self.node_hostnames and not own:
+                raise RuntimeError("MockSlurm(node_hostnames=True): `unshare --uts --mount` does not work here "
+                                   "(it needs root or CAP_SYS_ADMIN); use node_hostnames=None or False")
         conn = db.connect(str(self.root))
         try:
             with db.write(conn):
                 conn.execute("INSERT OR REPLACE INTO meta VALUES('min_job_age', ?)", (str(self.min_job_age),))
                 conn.execute("INSERT OR REPLACE INTO meta VALUES('accounting', ?)", ("1" if self.accounting else "0",))
+                conn.execute("INSERT OR REPLACE INTO meta VALUES(?, ?)", (hostnames.META_KEY, "1" if own else "0"))
         finally:
             conn.close()
         parent = common.package_parent()

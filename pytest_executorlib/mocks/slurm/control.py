@@ -10,6 +10,9 @@ Fault kinds (:data:`FAULTS`): ``exit`` (the job ends FAILED with exit code ``val
 default at once), ``preempt`` (a batch job is requeued after ``value`` s and runs again), ``no_output`` (the job
 dies by SIGKILL before writing anything), ``reject`` (only with :meth:`fault_next`: ``sbatch``/``srun`` fail
 with ``Batch job submission failed: <value>`` / ``Unable to allocate resources: <value>``, rc 1, no job id used).
+
+Nodes: :meth:`ControlAPI.node_down` / :meth:`ControlAPI.node_resume` take a node down and bring it back, with
+real SLURM's consequences (see :mod:`.nodestate`); :meth:`ControlAPI.nodes` reads every node's state.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from dataclasses import dataclass
 from collections.abc import Callable
 from typing import Any
 
-from pytest_executorlib.mocks.slurm import common, db, jobtable
+from pytest_executorlib.mocks.slurm import common, db, jobtable, nodestate
+from pytest_executorlib.mocks.slurm.shape import Shape
 
 FAULTS = ("exit", "nodefail", "timeout", "preempt", "no_output", "reject")
 TERMINAL = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "PREEMPTED", "OUT_OF_MEMORY")
@@ -151,6 +155,59 @@ class ControlAPI:
             raise ValueError(f"MockSlurm.fault_next: command must be 'any', 'sbatch' or 'srun', got {command!r}")
         text = _fault_text(kind, value, next_job=True)
         self._update("INSERT INTO next_faults(command, fault) VALUES(?, ?)", (command, text))
+
+    # --- nodes -------------------------------------------------------------------------------------------
+    def node_down(self, node: str, reason: str = "xlib test", drain: bool = False) -> None:
+        """Take ``node`` (``"n2"``, or a host list ``"n[2-3]"``) down, as ``scontrol update nodename=n2
+        state=down reason=...``: jobs running on it end at once (an srun: NODE_FAIL, ``srun: error: Node failure
+        on n2``, rc 143; a batch job is requeued), no job starts there until :meth:`node_resume`.
+        ``drain=True``: ``state=drain`` instead (running jobs finish, no new one starts there)."""
+        names = self._node_names(node)
+        if not reason:
+            raise ValueError("MockSlurm.node_down: a reason is required (SLURM refuses to down a node without one)")
+        conn = self._conn()
+        try:
+            nodestate.update(conn, names, "drain" if drain else "down", f"{reason} [{common.user()}@{common.iso(time.time())}]")
+        finally:
+            conn.close()
+        self._wake()
+
+    def node_resume(self, node: str) -> None:
+        """Bring ``node`` back (``scontrol update nodename=n2 state=resume``); waiting jobs may start on it."""
+        names = self._node_names(node)
+        conn = self._conn()
+        try:
+            nodestate.update(conn, names, "resume", "")
+        finally:
+            conn.close()
+        self._wake()
+
+    def nodes(self) -> dict[str, str]:
+        """Every node's state as ``sinfo -N`` prints it: ``{"n1": "idle", "n2": "down", "n3": "mix"}``."""
+        from pytest_executorlib.mocks.slurm.commands.sinfo import node_states
+
+        cluster = common.Cluster(str(self.root), "control")
+        try:
+            return node_states(cluster)[1]
+        finally:
+            cluster.conn.close()
+
+    def _node_names(self, node: str) -> list[str]:
+        known = Shape.decode(self._meta("shape")).node_names
+        try:
+            names = nodestate.expand(node)
+        except ValueError:
+            names = []
+        if not names or any(n not in known for n in names):
+            raise ValueError(f"MockSlurm: unknown node {node!r}; this cluster has {common.nodelist(known)}")
+        return names
+
+    def _meta(self, key: str) -> str:
+        conn = self._conn()
+        try:
+            return db.meta(conn, key)
+        finally:
+            conn.close()
 
     def _update(self, sql: str, params: tuple[Any, ...]) -> None:
         conn = self._conn()

@@ -35,7 +35,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_executorlib.mocks.slurm import common, db
+from pytest_executorlib.mocks.slurm import common, db, hostnames, nodestate
 from pytest_executorlib.mocks.slurm.jobstart import batch_environment, expand_path, write_stop_message
 from pytest_executorlib.mocks.slurm.scheduling import Request, dependency_status, ever_fits, parse_dependency, place
 
@@ -183,7 +183,7 @@ class Controller:
                                       (new_state, 0 if kind == "nodefail" else 15, time.time(), reason, job_id))
             if row[2] == "batch":
                 write_stop_message(self.conn, job_id, {"limit": "DUE TO TIME LIMIT", "preempt": "DUE TO PREEMPTION",
-                                                       "nodefail": "DUE TO NODE FAILURE"}[kind])
+                                                       "nodefail": nodestate.NODE_FAILURE}[kind])
             self._stop(job_id)
 
     # --- scheduling ------------------------------------------------------------------------------------------
@@ -194,17 +194,29 @@ class Controller:
         with db.write(self.conn):
             rows = self.conn.execute(
                 "SELECT id, state, kind, partition, ntasks, cpus_per_task, nodes, gpus, exclusive, hold, dependency, "
-                "alloc, fault, pid FROM jobs WHERE state IN ('PENDING','RUNNING') OR id IN (%s) ORDER BY id"
+                "alloc, fault, pid, tasks_per_node, req_nodes, exc_nodes FROM jobs WHERE state IN ('PENDING','RUNNING') OR id IN (%s) ORDER BY id"
                 % (",".join(str(j) for j in self.by_job) or "0")).fetchall()
             free_cpus = [self.shape.cpus] * self.shape.nodes
             free_gpus = [self.shape.gpus] * self.shape.nodes
+            unavailable = nodestate.unavailable(self.conn)
+            down = {name for name, (state, _, _) in unavailable.items() if state == "down"}
             for r in rows:
                 if r[1] == "RUNNING":
+                    names = [a[0] for a in common.decode_alloc(r[11])]
+                    failed = [n for n in names if n in down]
+                    if failed:  # a node of the job went down: it ends (srun) or is requeued (batch) now
+                        self._node_failed(r[0], r[2], failed[0])
+                        to_stop.append(r[0])
+                        continue
                     for name, cpus, gpus, _ in common.decode_alloc(r[11]):
                         free_cpus[int(name[1:]) - 1] -= cpus
                         free_gpus[int(name[1:]) - 1] -= gpus
                 elif r[0] in self.by_job and r[1] != "PENDING":
                     to_stop.append(r[0])  # ended in the database (scancel, ...) but still has processes
+            up_cpus = [0 if self.shape.node_name(i) in unavailable else self.shape.cpus for i in range(self.shape.nodes)]
+            for i in range(self.shape.nodes):
+                if self.shape.node_name(i) in unavailable:
+                    free_cpus[i] = free_gpus[i] = 0
             states = {}
             dep_ids = {int(j) for r in rows if r[10] for _, j in (parse_dependency(r[10]) or [])}
             if dep_ids:
@@ -223,10 +235,16 @@ class Controller:
                 if status != "ok":
                     self._reason(r, "Dependency" if status == "wait" else "DependencyNeverSatisfied")
                     continue
-                req = Request(r[4], r[5], r[6], r[7], part.nodes if part else (), bool(r[8]))
+                req = Request(r[4], r[5], r[6], r[7], part.nodes if part else (), bool(r[8]), r[14] or 0,
+                              _indices(r[15]), _indices(r[16]))
                 alloc = place(self.shape, req, free_cpus, free_gpus)
                 if alloc is None:
-                    self._reason(r, "Resources" if ever_fits(self.shape, req) else "PartitionConfig")
+                    if not ever_fits(self.shape, req):
+                        self._reason(r, "PartitionConfig")
+                    elif unavailable and place(self.shape, req, list(up_cpus), [self.shape.gpus] * self.shape.nodes) is None:
+                        self._reason(r, nodestate.REASON_NODES_DOWN + common.nodelist(sorted(unavailable)))
+                    else:
+                        self._reason(r, "Resources")
                     continue
                 for name, cpus, gpus, _ in common.decode_alloc(alloc):
                     free_cpus[int(name[1:]) - 1] -= cpus
@@ -245,6 +263,18 @@ class Controller:
             except Exception:  # a bug must not stop the cluster: the job fails, the log says why
                 traceback.print_exc()
                 self._end(job_id, "FAILED", 1, 0)
+
+    def _node_failed(self, job_id: int, kind: str, node: str) -> None:
+        """Inside the scheduling transaction: a node of running job ``job_id`` went down (real 22.05: an srun job
+        ends NODE_FAIL, ExitCode 0:15; a batch job gets ``*** JOB N ON n1 CANCELLED ... DUE TO NODE FAILURE ...``
+        in its output and is requeued, Restarts+1)."""
+        if kind == "batch":
+            write_stop_message(self.conn, job_id, nodestate.NODE_FAILURE)
+            self.conn.execute("UPDATE jobs SET state='PENDING', reason='BeginTime', restarts=restarts+1, "
+                              "start_time=NULL, end_time=NULL, nodelist='', alloc='', fault='' WHERE id=?", (job_id,))
+        else:
+            self.conn.execute("UPDATE jobs SET state='NODE_FAIL', reason='NodeDown', exit_code=0, signal=15, "
+                              "end_time=?, fault=? WHERE id=?", (time.time(), f"nodedown:{node}", job_id))
 
     def _reason(self, row: Any, reason: str) -> None:
         """Set a pending job's reason; a waiting srun is told, so it can say it is queued."""
@@ -296,7 +326,10 @@ class Controller:
                 return
             env = batch_environment(self.conn, job_id)
             try:
-                popen = subprocess.Popen([script, *db.unpack(r[5])], cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=fout,
+                program, argv = script, [script, *db.unpack(r[5])]
+                if db.meta(self.conn, hostnames.META_KEY) == "1":  # the batch script runs on its first node
+                    program, argv = hostnames.wrap(first_node, script, argv, env, self.root)
+                popen = subprocess.Popen(argv, executable=program, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=fout,
                                          stderr=ferr, start_new_session=True, close_fds=True)
             except OSError as exc:
                 ferr.write(f"slurmstepd-{first_node}: error: execve(): {script}: {exc.strerror}\n".encode())
@@ -354,6 +387,11 @@ class Controller:
         for pgid in pgids:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pgid, signal.SIGKILL)
+
+
+def _indices(names: str | None) -> tuple[int, ...]:
+    """``"n1,n3"`` -> (0, 2)."""
+    return tuple(int(n[1:]) - 1 for n in (names or "").split(",") if n)
 
 
 def _alive(pid: int) -> bool:

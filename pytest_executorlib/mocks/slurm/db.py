@@ -35,12 +35,14 @@ CREATE TABLE IF NOT EXISTS jobs(
   signal INT DEFAULT 0, workdir TEXT, stdout TEXT, stderr TEXT, command TEXT, env BLOB,
   dependency TEXT DEFAULT '', hold INT DEFAULT 0, nodelist TEXT DEFAULT '', alloc TEXT DEFAULT '',
   pid INT DEFAULT 0, waiter TEXT DEFAULT '', fault TEXT DEFAULT '', restarts INT DEFAULT 0,
-  exclusive INT DEFAULT 0, steps INT DEFAULT 0, script BLOB, mem INT DEFAULT 0, args BLOB);
+  exclusive INT DEFAULT 0, steps INT DEFAULT 0, script BLOB, mem INT DEFAULT 0, args BLOB,
+  tasks_per_node INT DEFAULT 0, req_nodes TEXT DEFAULT '', exc_nodes TEXT DEFAULT '');
 CREATE TABLE IF NOT EXISTS steps(
   job_id INT, step_id INT, pid INT, pgid INT, ntasks INT, state TEXT, PRIMARY KEY(job_id, step_id));
 CREATE TABLE IF NOT EXISTS calls(
   seq INTEGER PRIMARY KEY AUTOINCREMENT, time REAL, command TEXT, argv BLOB, cwd TEXT, job TEXT);
 CREATE TABLE IF NOT EXISTS next_faults(seq INTEGER PRIMARY KEY AUTOINCREMENT, command TEXT, fault TEXT);
+CREATE TABLE IF NOT EXISTS nodes(name TEXT PRIMARY KEY, state TEXT, reason TEXT, since REAL);
 """
 
 ACTIVE = ("PENDING", "RUNNING", "COMPLETING", "SUSPENDED")

@@ -3,8 +3,11 @@
 No I/O here: the controller passes in rows and the free resources, and applies the decisions.
 
 Placement: tasks fill nodes in order (``n1`` first), each node taking as many whole tasks as its free CPUs
-(and GPUs, for ``--gpus-per-task``) allow; ``-N k`` spreads them over at least ``k`` nodes (fewer tasks than
-nodes: one node per task, as real SLURM warns and does); ``--exclusive`` takes whole idle nodes.
+(and GPUs, for ``--gpus-per-task``) allow; ``-N k`` takes the first ``k`` nodes with room and deals the tasks
+out over them one at a time (fewer tasks than nodes: one node per task, as real SLURM warns and does);
+``--ntasks-per-node t`` caps a node at ``t`` tasks; ``-w`` nodes come first and each gets a task, ``-x``
+nodes are never used; ``--exclusive`` takes whole idle nodes.  Ranks are then
+numbered in block order (n1's tasks first), SLURM's default distribution.
 """
 
 from __future__ import annotations
@@ -20,43 +23,56 @@ _DONE = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "PREEMPTED"
 class Request:
     """What a job asks for (``nodes`` 0: as few as fit)."""
 
-    __slots__ = ("ntasks", "cpus_per_task", "nodes", "gpus_per_task", "partition_nodes", "exclusive")
+    __slots__ = ("ntasks", "cpus_per_task", "nodes", "gpus_per_task", "partition_nodes", "exclusive", "per_node",
+                 "required", "excluded")
 
     def __init__(self, ntasks: int, cpus_per_task: int, nodes: int, gpus_per_task: int,
-                 partition_nodes: tuple[int, ...], exclusive: bool = False) -> None:
+                 partition_nodes: tuple[int, ...], exclusive: bool = False, per_node: int = 0,
+                 required: tuple[int, ...] = (), excluded: tuple[int, ...] = ()) -> None:
         self.ntasks = ntasks
         self.cpus_per_task = cpus_per_task
         self.nodes = nodes
         self.gpus_per_task = gpus_per_task
         self.partition_nodes = partition_nodes
         self.exclusive = exclusive
+        self.per_node = per_node  # --ntasks-per-node (0: no limit)
+        self.required = required  # -w: these nodes (indices), each with at least one task
+        self.excluded = excluded  # -x: never these
 
 
 def place(shape: Shape, req: Request, free_cpus: list[int], free_gpus: list[int]) -> str | None:
     """An allocation string ``n1:cpus:gpus:tasks,...`` on the free resources, or None if it does not fit now."""
-    want_nodes = max(1, min(req.nodes or 1, req.ntasks))
+    want_nodes = max(1, min(max(req.nodes, len(req.required)) or 1, req.ntasks))
     per_node: dict[int, int] = {}
     remaining = req.ntasks
-    candidates = [i for i in req.partition_nodes
-                  if not req.exclusive or (free_cpus[i] == shape.cpus and free_gpus[i] == shape.gpus)]
+    order = [*req.required, *(i for i in req.partition_nodes if i not in req.required)]
+    candidates = [i for i in order if i not in req.excluded
+                  and (not req.exclusive or (free_cpus[i] == shape.cpus and free_gpus[i] == shape.gpus))]
     capacity = {}
     for i in candidates:
         cap = free_cpus[i] // req.cpus_per_task
         if req.gpus_per_task:
             cap = min(cap, free_gpus[i] // req.gpus_per_task)
+        if req.per_node:
+            cap = min(cap, req.per_node)
         if cap > 0:
             capacity[i] = cap
-    if len(capacity) < want_nodes:
+    if len(capacity) < want_nodes or any(i not in capacity for i in req.required):
         return None
-    if req.nodes:
+    if req.nodes or req.required:
         chosen = list(capacity)[:want_nodes]
         for i in chosen:  # one task on each requested node first
             per_node[i] = 1
         remaining -= len(chosen)
-        for i in chosen:
-            extra = min(capacity[i] - per_node[i], remaining)
-            per_node[i] += extra
-            remaining -= extra
+        while remaining:  # then round robin while room is left: -N 2 -n 4 on 4-CPU nodes is 2 + 2
+            grew = False
+            for i in chosen:
+                if remaining and per_node[i] < capacity[i]:
+                    per_node[i] += 1
+                    remaining -= 1
+                    grew = True
+            if not grew:
+                break
     else:
         for i, cap in capacity.items():
             if remaining == 0:

@@ -5,7 +5,8 @@ fixture.
   cluster per pytest process (each xdist worker has its own) in a temporary directory, activated on
   ``os.environ`` so every executor, ``subprocess`` and ``srun`` of the session finds the mock first on PATH;
   stopped and removed at the end of the session.  Shape: 1 node with ``max(4, cores)`` CPUs, or
-  ``XLIB_MOCK_SLURM_NODES`` / ``XLIB_MOCK_SLURM_CPUS`` / ``XLIB_MOCK_SLURM_GPUS``.
+  ``--xlib-mock-slurm-nodes=N`` (env ``XLIB_MOCK_SLURM_NODES``, ini ``xlib_mock_slurm_nodes``) nodes and
+  ``XLIB_MOCK_SLURM_CPUS`` / ``XLIB_MOCK_SLURM_GPUS`` per node.
 * :func:`fresh_cluster`, the body of the ``mock_slurm`` fixture (function scope): a fresh cluster for one test, shaped by the ``mock_slurm(...)`` marker
   (``MockSlurm``'s keyword arguments), activated for the test (it takes precedence over the session cluster),
   stopped at teardown -- its control API is the fixture's value.
@@ -45,13 +46,27 @@ def _int_env(name: str, default: int) -> int:
         raise pytest.UsageError(f"{name}={text!r}: expected an integer") from None
 
 
+def session_nodes(config: pytest.Config) -> int:
+    """The session cluster's node count (``--xlib-mock-slurm-nodes``); a usage error naming where it was given."""
+    from pytest_executorlib.options import resolve_setting
+
+    resolved = resolve_setting(config, "mock_slurm_nodes")
+    try:
+        nodes = int(str(resolved.value))
+    except ValueError:
+        nodes = 0
+    if nodes < 1:
+        raise pytest.UsageError(f"{resolved.given}: the mock SLURM's node count must be a whole number >= 1")
+    return nodes
+
+
 @contextlib.contextmanager
 def backend_session(config: pytest.Config) -> Iterator[None]:
     """A mock cluster for the whole session, on PATH until the session ends."""
     root = Path(tempfile.mkdtemp(prefix="xlib-mock-slurm-"))
     try:
         try:
-            cluster = MockSlurm(root / "cluster", nodes=_int_env("XLIB_MOCK_SLURM_NODES", 1),
+            cluster = MockSlurm(root / "cluster", nodes=session_nodes(config),
                                 cpus_per_node=_int_env("XLIB_MOCK_SLURM_CPUS", max(4, _cores())),
                                 gpus_per_node=_int_env("XLIB_MOCK_SLURM_GPUS", 0))
         except ValueError as exc:

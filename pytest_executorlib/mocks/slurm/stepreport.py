@@ -12,6 +12,7 @@ import sys
 import time
 
 from pytest_executorlib.mocks.slurm import common
+from pytest_executorlib.mocks.slurm.nodestate import NODE_FAILURE
 
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a command ~10 ms
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ def report(step: Step, nodes: list[str], stopped: str | None, force_line: bool =
         label = "task" if len(ranks) == 1 else "tasks"
         say(f"srun: error: {node}: {label} {_ranges(ranks)}: {what}")
     if force_line and (stopped is not None or any(sig for _, sig in step.codes.values())):
-        if stopped != "DUE TO TIME LIMIT":
+        if stopped not in ("DUE TO TIME LIMIT", NODE_FAILURE):
             say(f"srun: Force Terminated StepId={step.job['id']}.{step.step_id}")
     if stopped is not None:
         rc = max(rc, 143) if rc < 128 else rc
@@ -61,11 +62,18 @@ def report(step: Step, nodes: list[str], stopped: str | None, force_line: bool =
 
 
 def announce(step: Step, why: str, aborted: bool = False) -> None:
+    """The lines of a stopped step; a node failure is (real 22.05, 3 nodes): ``srun: error: Node failure on n2``,
+    ``slurmstepd-n1: error: *** STEP 5.0 ON n1 CANCELLED AT <t> DUE TO NODE FAILURE, SEE SLURMCTLD LOG FOR
+    DETAILS ***``, ``srun: error: Node failure on n2``, ``srun: Job step aborted: ...``."""
     node = step.placement[0][0]
+    failed = step.failed_node or node
     if why == "DUE TO TIME LIMIT" or aborted:
         say("srun: Job step aborted: Waiting up to 32 seconds for job step to finish.")
-    if why == "DUE TO NODE FAILURE":
-        say(f"srun: error: Node failure on {node}")
+    if why == NODE_FAILURE:
+        say(f"srun: error: Node failure on {failed}")
     suffix = f" {why}" if why else ""
     say(f"slurmstepd-{node}: error: *** STEP {step.job['id']}.{step.step_id} ON {node} CANCELLED AT "
          f"{common.iso(time.time())}{suffix} ***")
+    if why == NODE_FAILURE:
+        say(f"srun: error: Node failure on {failed}")
+        say("srun: Job step aborted: Waiting up to 32 seconds for job step to finish.")

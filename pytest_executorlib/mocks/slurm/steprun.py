@@ -19,8 +19,9 @@ TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a co
 if TYPE_CHECKING:
     from typing import Any
 
-from pytest_executorlib.mocks.slurm import common, db
+from pytest_executorlib.mocks.slurm import common, db, hostnames
 from pytest_executorlib.mocks.slurm.jobstart import job_environment, tasks_per_node
+from pytest_executorlib.mocks.slurm.nodestate import NODE_FAILURE
 from pytest_executorlib.mocks.slurm.pmi import PMIServer
 from pytest_executorlib.mocks.slurm.stepreport import announce, say, report
 
@@ -43,6 +44,7 @@ class Step:
         self.label = False  # srun -l: "<rank>: " before every output line
         self.sock = sock  # srun's wake-up socket (job mode), None for a step inside an allocation
         self.codes: dict[int, tuple[int, int]] = {}  # rank -> (exit code, signal)
+        self.failed_node = ""  # the node whose failure ended the step
 
 
 def _which(program: str, path: str) -> str | None:
@@ -108,6 +110,7 @@ def run(cluster: common.Cluster, step: Step, stdout: int | None, stderr: int | N
     """Start the step's tasks, wait for them, and return srun's exit status."""
     envs = _task_envs(step)
     nodes = [node for node, _ in envs]
+    own_hostnames = db.meta(cluster.conn, hostnames.META_KEY) == "1"
     sel = selectors.DefaultSelector()
     # MPICH names its shared-memory segments after the kvsname, and a rank killed by a signal leaves its segment
     # in /dev/shm.  Job ids restart at 1 in every mock cluster, so a kvsname of job and step alone would meet
@@ -149,7 +152,9 @@ def run(cluster: common.Cluster, step: Step, stdout: int | None, stderr: int | N
             ends.append(stdin_read)
             actions.append((os.POSIX_SPAWN_DUP2, stdin_read, 0))
         try:
-            pid = os.posix_spawn(path, step.argv, env, setpgroup=pgid, setsigdef=_DEFAULT_SIGNALS,
+            program, argv = (hostnames.wrap(node, path, step.argv, env, cluster.root) if own_hostnames
+                             else (path, step.argv))
+            pid = os.posix_spawn(program, argv, env, setpgroup=pgid, setsigdef=_DEFAULT_SIGNALS,
                                  file_actions=actions)
         except OSError as exc:
             say(f"slurmstepd-{node}: error: execve(): {step.argv[0]}: {exc.strerror}")
@@ -337,9 +342,13 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def _ended(cluster: common.Cluster, step: Step) -> str | None:
-    """Why the controller ended the job ("", "DUE TO TIME LIMIT", ...), or None while it still runs."""
-    state = cluster.conn.execute("SELECT state FROM jobs WHERE id=?", (step.job["id"],)).fetchone()[0]
-    return {"CANCELLED": "", "TIMEOUT": "DUE TO TIME LIMIT", "NODE_FAIL": "DUE TO NODE FAILURE",
+    """Why the controller ended the job ("", "DUE TO TIME LIMIT", ...), or None while it still runs.
+
+    A node failure also sets ``step.failed_node`` (the node that went down; the first one for a fault)."""
+    state, fault = cluster.conn.execute("SELECT state, fault FROM jobs WHERE id=?", (step.job["id"],)).fetchone()
+    if state == "NODE_FAIL":
+        step.failed_node = fault[len("nodedown:"):] if (fault or "").startswith("nodedown:") else step.placement[0][0]
+    return {"CANCELLED": "", "TIMEOUT": "DUE TO TIME LIMIT", "NODE_FAIL": NODE_FAILURE,
             "PREEMPTED": "DUE TO PREEMPTION", "PENDING": "DUE TO PREEMPTION"}.get(state)
 
 

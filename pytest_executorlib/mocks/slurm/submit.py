@@ -16,7 +16,7 @@ TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a co
 if TYPE_CHECKING:
     from typing import Any
 
-from pytest_executorlib.mocks.slurm import common, db
+from pytest_executorlib.mocks.slurm import common, db, nodestate
 from pytest_executorlib.mocks.slurm.options import positive_int
 from pytest_executorlib.mocks.slurm.scheduling import parse_dependency
 
@@ -48,8 +48,13 @@ def build(cluster: common.Cluster, opts: dict[str, str], name: str, workdir: str
     ntasks = positive_int(cmd, opts, "ntasks", 1, "-n")
     cpt = positive_int(cmd, opts, "cpus-per-task", 1, "-c")
     nodes = positive_int(cmd, opts, "nodes", 0, "-N") if "nodes" in opts else 0
+    per_node = positive_int(cmd, opts, "ntasks-per-node", 0, "--ntasks-per-node") if "ntasks-per-node" in opts else 0
     if "ntasks" not in opts and nodes:
-        ntasks = nodes  # -N k alone: one task per node
+        ntasks = nodes * (per_node or 1)  # -N k alone: one task per node (--ntasks-per-node t: t per node)
+    elif "ntasks" not in opts and per_node:
+        ntasks = per_node
+    if per_node:  # at most t tasks on a node: -n 3 --ntasks-per-node=1 takes 3 nodes
+        nodes = max(nodes, -(-ntasks // per_node))
     time_limit = None
     if "time" in opts:
         try:
@@ -95,6 +100,16 @@ def build(cluster: common.Cluster, opts: dict[str, str], name: str, workdir: str
             _fail(cluster, "Requested node configuration is not available")
     # -c larger than a node, -N larger than the partition: accepted, PENDING (PartitionConfig) forever, as SLURM does
     nodes = fewer_nodes(cmd, opts, ntasks, nodes)
+    wanted_nodes: dict[str, str] = {}
+    for key in ("nodelist", "exclude"):  # -w n[1-2] / -x n3
+        if key in opts:
+            try:
+                names = nodestate.expand(opts[key])
+            except ValueError:
+                names = [opts[key]]
+            if not names or any(n not in shape.node_names for n in names):
+                _fail(cluster, "Invalid node name specified")
+            wanted_nodes[key] = ",".join(names)
     dependency = opts.get("dependency", "")
     if dependency and parse_dependency(dependency) is None:
         cluster.error("Job dependency problem", 1) if cmd == "srun" else _fail(cluster, "Job dependency problem")
@@ -103,7 +118,8 @@ def build(cluster: common.Cluster, opts: dict[str, str], name: str, workdir: str
         "ntasks": ntasks, "cpus_per_task": cpt, "cpt_given": int("cpus-per-task" in opts), "nodes": nodes,
         "gpus": gpus, "time_limit": time_limit, "workdir": workdir, "dependency": dependency,
         "exclusive": int("exclusive" in opts), "mem": 0 if mem is None else _memory_mb(mem),
-        "hold": int("hold" in opts),
+        "hold": int("hold" in opts), "tasks_per_node": per_node,
+        "req_nodes": wanted_nodes.get("nodelist", ""), "exc_nodes": wanted_nodes.get("exclude", ""),
     }
 
 

@@ -123,5 +123,8 @@ def test_node_failure_during_a_running_step(run: Run, cluster: MockSlurm) -> Non
     assert (r.returncode, r.stdout) == (143, "running\n")
     lines = r.stderr.splitlines()
     assert lines[0] == "srun: error: Node failure on n1"
-    assert lines[1].endswith(" DUE TO NODE FAILURE ***")
+    # real 22.05's suffix (measured on the 3-node cluster of ci/start-slurm-multinode.sh)
+    assert lines[1].endswith(" DUE TO NODE FAILURE, SEE SLURMCTLD LOG FOR DETAILS ***")
+    assert lines[2:4] == ["srun: error: Node failure on n1",
+                          "srun: Job step aborted: Waiting up to 32 seconds for job step to finish."]
     assert (cluster.jobs()[0].state, cluster.jobs()[0].reason) == ("NODE_FAIL", "NodeDown")

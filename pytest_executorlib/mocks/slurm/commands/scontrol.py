@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import time
 TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a command ~10 ms
 if TYPE_CHECKING:
     from typing import Any
 
-from pytest_executorlib.mocks.slurm import common, db, jobtable
+from pytest_executorlib.mocks.slurm import common, db, jobtable, nodestate
 from pytest_executorlib.mocks.slurm.jobstart import expand_path
 from pytest_executorlib.mocks.slurm.scheduling import describe_dependency, parse_dependency
 
@@ -104,12 +105,24 @@ def _show(cluster: common.Cluster, args: list[str], oneliner: bool) -> int:
         return 0
     if what in ("node", "nodes"):
         shape = cluster.shape
-        for name in shape.node_names:
+        down = nodestate.unavailable(cluster.conn)
+        used: dict[str, int] = {}
+        for (alloc,) in cluster.conn.execute("SELECT alloc FROM jobs WHERE state='RUNNING'"):
+            for name, cpus, _, _ in common.decode_alloc(alloc):
+                used[name] = used.get(name, 0) + cpus
+        for i, name in enumerate(shape.node_names):
             if len(args) > 1 and args[1] != name:
                 continue
             gres = f"gpu:{shape.gpus}" if shape.gpus else "(null)"
-            lines = [f"NodeName={name} Arch=x86_64 CoresPerSocket=1", f"CPUAlloc=0 CPUTot={shape.cpus} CPULoad=0.00",
-                     f"Gres={gres}", f"NodeAddr=127.0.0.1 NodeHostName={name}", "State=IDLE"]
+            alloc = used.get(name, 0)
+            state = "IDLE" if not alloc else ("ALLOCATED" if alloc >= shape.cpus else "MIXED")
+            if name in down:
+                state = "DOWN" if down[name][0] == "down" else f"{state}+DRAIN"
+            lines = [f"NodeName={name} Arch=x86_64 CoresPerSocket=1", f"CPUAlloc={alloc} CPUTot={shape.cpus} CPULoad=0.00",
+                     f"Gres={gres}", f"NodeAddr=127.0.0.{i + 2} NodeHostName={name}", f"State={state}",
+                     "Partitions=" + ",".join(p.name for p in shape.partitions if i in p.nodes)]
+            if name in down:
+                lines.append(f"Reason={down[name][1]}")
             sys.stdout.write((" ".join(lines) + "\n") if oneliner else ("\n   ".join(lines) + "\n\n"))
         return 0
     if what == "config":
@@ -129,6 +142,30 @@ def _job_ids(cluster: common.Cluster, args: list[str]) -> list[int]:
                 raise SystemExit(1)
             out.append(int(part))
     return out
+
+
+def _update_nodes(cluster: common.Cluster, names_text: str, fields: dict[str, str]) -> int:
+    """``update nodename=n[1-2] state=down|drain|resume|undrain|idle reason=...`` (see :mod:`..nodestate`)."""
+    try:
+        names = nodestate.expand(names_text)
+    except ValueError:
+        names = []
+    if not names or any(n not in cluster.shape.node_names for n in names):
+        sys.stderr.write("slurm_update error: Invalid node name specified\n")
+        return 1
+    state = fields.get("state", "").lower()
+    if state in ("undrain", "idle"):
+        state = "resume"
+    if state not in ("down", "drain", "resume"):
+        sys.stderr.write(f"Invalid node state specified\nslurm_update error: Invalid node state specified\n")
+        return 1
+    if state != "resume" and not fields.get("reason"):
+        sys.stderr.write("You must specify a reason when DOWNING or DRAINING a node. Request denied\n")
+        return 1
+    reason = f"{fields.get('reason', '')} [{common.user()}@{common.iso(time.time())}]"
+    nodestate.update(cluster.conn, names, state, reason)
+    cluster.wake()
+    return 0
 
 
 def main(cluster: common.Cluster, argv: list[str]) -> int:
@@ -177,6 +214,9 @@ def main(cluster: common.Cluster, argv: list[str]) -> int:
         return 0
     if command == "update":
         fields = dict(a.split("=", 1) for a in args[1:] if "=" in a)
+        node_key = next((k for k in fields if k.lower() == "nodename"), None)
+        if node_key is not None:
+            return _update_nodes(cluster, fields.pop(node_key), {k.lower(): v for k, v in fields.items()})
         job_id = int(fields.pop("JobId", fields.pop("jobid", "0")))
         with db.write(conn):
             for key, value in fields.items():

@@ -1,12 +1,12 @@
 """Mock ``sinfo``: ``PARTITION AVAIL TIMELIMIT NODES STATE NODELIST`` (``%9P %.5a %.10l %.6D %.6t %N``),
-one line per partition and node state (idle / mix / alloc), ``-h``, ``-o``, ``-N``, ``-p``."""
+one line per partition and node state (idle / mix / alloc / down / drain / drng), ``-h``, ``-o``, ``-N``, ``-p``."""
 
 from __future__ import annotations
 
 import getopt
 import sys
 
-from pytest_executorlib.mocks.slurm import common
+from pytest_executorlib.mocks.slurm import common, nodestate
 from pytest_executorlib.mocks.slurm.commands.squeue import parse_format, render
 
 DEFAULT = "%9P %.5a %.10l %.6D %.6t %N"
@@ -16,14 +16,18 @@ HEADERS = {"P": "PARTITION", "R": "PARTITION", "a": "AVAIL", "l": "TIMELIMIT", "
            "m": "MEMORY", "z": "S:C:T", "X": "SOCKETS", "Y": "CORES", "Z": "THREADS", "o": "NODE_ADDR"}
 
 
-def _node_states(cluster: common.Cluster) -> tuple[list[int], dict[str, str]]:
+def node_states(cluster: common.Cluster) -> tuple[list[int], dict[str, str]]:
     used = [0] * cluster.shape.nodes
     for (alloc,) in cluster.conn.execute("SELECT alloc FROM jobs WHERE state='RUNNING'"):
         for name, cpus, _, _ in common.decode_alloc(alloc):
             used[int(name[1:]) - 1] += cpus
     states = {}
+    unavailable = nodestate.unavailable(cluster.conn)
     for i, u in enumerate(used):
-        states[cluster.shape.node_name(i)] = "idle" if u == 0 else ("alloc" if u >= cluster.shape.cpus else "mix")
+        name = cluster.shape.node_name(i)
+        states[name] = "idle" if u == 0 else ("alloc" if u >= cluster.shape.cpus else "mix")
+        if name in unavailable:  # real 22.05: "down"; drained: "drain" when idle, "drng" while jobs finish
+            states[name] = "down" if unavailable[name][0] == "down" else ("drain" if u == 0 else "drng")
     return used, states
 
 
@@ -48,7 +52,7 @@ def main(cluster: common.Cluster, argv: list[str]) -> int:
             sys.stdout.write("slurm 22.05.8\n")
             return 0
     shape = cluster.shape
-    used, states = _node_states(cluster)
+    used, states = node_states(cluster)
     spec = parse_format(fmt)
     lines = [render(spec, lambda c: HEADERS.get(c, ""))] if header else []
     for p in shape.partitions:

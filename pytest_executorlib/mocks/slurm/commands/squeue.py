@@ -15,6 +15,7 @@ TYPE_CHECKING = False  # not `typing.TYPE_CHECKING`: importing typing costs a co
 if TYPE_CHECKING:
     from typing import Any
 
+from pytest_executorlib.mocks.slurm.nodestate import REASON_NODES_DOWN
 from pytest_executorlib.mocks.slurm import common, jobtable
 
 DEFAULT = "%.18i %.9P %.8j %.8u %.2t %.10M %.6D %R"
@@ -50,7 +51,9 @@ def field(job: dict[str, Any], code: str) -> str:
     if code == "D":
         return str(jobtable.num_nodes(job))
     if code == "R":
-        show_reason = state == "PENDING" or (state not in ("RUNNING", "COMPLETING") and job["reason"] != "None")
+        show_reason = state == "PENDING" or (state not in ("RUNNING", "COMPLETING", "NODE_FAIL") and job["reason"] != "None")
+        if job["reason"].startswith(REASON_NODES_DOWN):  # squeue spells this one with spaces, scontrol with underscores
+            return f"({job['reason'].replace('_', ' ')})"
         return f"({job['reason']})" if show_reason else job["nodelist"]
     if code in "NB":
         return job["nodelist"] if state != "PENDING" else ("n/a" if code == "B" else "")

@@ -15,7 +15,7 @@ import socket
 import sys
 import time
 
-from pytest_executorlib.mocks.slurm import common, db, stepreport, steprun, submit
+from pytest_executorlib.mocks.slurm import common, db, nodestate, stepreport, steprun, submit
 from pytest_executorlib.mocks.slurm.jobstart import load_job
 from pytest_executorlib.mocks.slurm.options import parse, positive_int
 
@@ -64,6 +64,8 @@ def _wait_for_allocation(cluster: common.Cluster, job_id: int, sock: socket.sock
             if reason != "None" and not said_queued:
                 if reason == "PartitionConfig":
                     sys.stderr.write("srun: Requested partition configuration not available now\n")
+                elif reason.startswith(nodestate.REASON_NODES_DOWN):
+                    sys.stderr.write("srun: Required node not available (down, drained or reserved)\n")
                 sys.stderr.write(f"srun: job {job_id} queued and waiting for resources\n")
                 sys.stderr.flush()
                 said_queued = True
@@ -91,7 +93,7 @@ def _fault(cluster: common.Cluster, step: steprun.Step, fault: str) -> int | Non
         step.codes = {r: (0, signal.SIGKILL) for r in range(n)}
         return stepreport.report(step, nodes, None)
     if kind == "nodefail" and not float(value or 0):  # later: the controller ends the running step
-        stepreport.announce(step, "DUE TO NODE FAILURE")
+        stepreport.announce(step, nodestate.NODE_FAILURE)
         return 143
     return None
 
@@ -176,7 +178,9 @@ def _new_job(cluster: common.Cluster, opts: dict[str, str], rest: list[str], wor
     if state != "RUNNING":
         return None, ""
     loaded = load_job(cluster.conn, job_id)
-    placement = common.decode_alloc(loaded["alloc"])
+    # the step uses its tasks' CPUs (an --exclusive job holds whole nodes: SLURM_CPUS_ON_NODE is still 1 per task)
+    placement = [(node, tasks * loaded["cpus_per_task"], gpus, tasks)
+                 for node, _, gpus, tasks in common.decode_alloc(loaded["alloc"])]
     return (steprun.Step(loaded, 0, rest, placement, mpi, "kill-on-bad-exit" in opts, sock), loaded["fault"] or "")
 
 
@@ -186,21 +190,30 @@ def _new_step(cluster: common.Cluster, job_id: int, opts: dict[str, str], rest: 
     default = job["ntasks"] if job["ntasks_given"] else len(alloc)
     ntasks = positive_int("srun", opts, "ntasks", default, "-n")
     cpt = positive_int("srun", opts, "cpus-per-task", 1, "-c")
-    submit.fewer_nodes("srun", opts, ntasks, positive_int("srun", opts, "nodes", 0, "-N") if "nodes" in opts else 0)
+    want = positive_int("srun", opts, "nodes", 0, "-N") if "nodes" in opts else 0
+    want = submit.fewer_nodes("srun", opts, ntasks, want)
+    per_node = positive_int("srun", opts, "ntasks-per-node", 0, "--ntasks-per-node") if "ntasks-per-node" in opts else 0
     if ntasks * cpt > sum(a[1] for a in alloc):
         cluster.error(f"Unable to create step for job {job_id}: More processors requested than permitted", 1)
     with db.write(cluster.conn):
         step_id = int(cluster.conn.execute("SELECT steps FROM jobs WHERE id=?", (job_id,)).fetchone()[0])
         cluster.conn.execute("UPDATE jobs SET steps=steps+1 WHERE id=?", (job_id,))
-    placement, left = [], ntasks
-    for node, cpus, gpus, _ in alloc:
-        take = min(left, max(cpus // cpt, 1))
-        if take:
-            placement.append((node, take * cpt, gpus, take))
-            left -= take
-    if left:
-        node, cpus, gpus, tasks = placement[-1]
-        placement[-1] = (node, cpus, gpus, tasks + left)
+    # A step spans every node of the allocation by default (SLURM_NNODES), -N k the first k; tasks are dealt
+    # out one per node in turn while a node has CPUs left, then ranks are numbered in block order.
+    chosen = alloc[:min(want or len(alloc), ntasks, len(alloc))]
+    counts = [0] * len(chosen)
+    left = ntasks
+    while left:
+        grew = False
+        for i, (_, cpus, _, _) in enumerate(chosen):
+            if left and counts[i] < max(cpus // cpt, 1) and (not per_node or counts[i] < per_node):
+                counts[i] += 1
+                left -= 1
+                grew = True
+        if not grew:
+            counts[-1] += left  # more tasks than CPUs (oversubscribed step): the rest on the last node
+            left = 0
+    placement = [(node, n * cpt, gpus, n) for (node, _, gpus, _), n in zip(chosen, counts) if n]
     job["env"] = dict(os.environ)
     job["cpt_given"] = int("cpus-per-task" in opts) or job["cpt_given"]
     job["cpus_per_task"] = cpt if "cpus-per-task" in opts else job["cpus_per_task"]
