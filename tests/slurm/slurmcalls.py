@@ -93,10 +93,14 @@ def mpi_where() -> tuple[int, int, str, int]:
 
 
 def node_then_sleep(path: str, seconds: float) -> str:
-    """Write this call's node to ``path`` (atomically), then sleep: the test takes that node down meanwhile."""
-    with open(path + ".tmp", "w") as file:
+    """Write this call's node to ``path`` (atomically), then sleep: the test takes that node down meanwhile.
+
+    Every rank of an MPI call runs this: each writes its own temporary file (one shared name would let one
+    rank's ``os.replace`` take the other's file away, and that rank fail with FileNotFoundError)."""
+    temporary = f"{path}.{os.getpid()}.tmp"
+    with open(temporary, "w") as file:
         file.write(os.environ.get("SLURMD_NODENAME", ""))
-    os.replace(path + ".tmp", path)
+    os.replace(temporary, path)
     time.sleep(seconds)
     return node()
 
