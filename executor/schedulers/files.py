@@ -154,7 +154,7 @@ class FileScheduler:
         if job is not None:
             call.job, call.adopted = job, True
         else:
-            self._submit(call, [p.job for p in parents if p.job is not None])
+            self._submit(call, list(dict.fromkeys(p.job for p in parents if p.job is not None)))
         self._poll_soon()
 
     def _reference(self, future: Future[Any]) -> _Ref | None:
