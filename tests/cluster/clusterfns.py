@@ -29,3 +29,9 @@ def job_id() -> str:
 def slow(value: int, seconds: float) -> int:
     time.sleep(seconds)
     return value
+
+
+def mpi_rank() -> tuple[int, int]:
+    from mpi4py import MPI
+
+    return MPI.COMM_WORLD.Get_rank(), MPI.COMM_WORLD.Get_size()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from concurrent.futures import CancelledError
 
 import pytest
@@ -217,3 +218,13 @@ def test_unknown_resource_keys_warn_and_reach_the_template(slurm, cache: str) ->
         assert exe.submit(add, 1, 1).result(timeout=60) == 2
     script = open(os.path.join(slurm.jobs()[0].workdir, "run_queue.sh")).read()
     assert "--comment=vanilla" in script
+
+
+def test_cores_2_runs_the_call_on_two_mpi_ranks_with_srun_inside_the_job(slurm, cache: str) -> None:
+    pytest.importorskip("mpi4py", reason="MPI calls need mpi4py (the 'mpi' extra)")
+    from clusterfns import mpi_rank
+
+    with SlurmClusterExecutor(cache_directory=cache, resource_dict=PART, pmi_mode="pmi2") as exe:
+        assert exe.submit(mpi_rank, resource_dict={"cores": 2}).result(timeout=60) == [(0, 2), (1, 2)]
+    steps = [c.argv for c in slurm.calls("srun")]
+    assert steps and steps[0][:4] == ["-n", "2", "--mpi=pmi2", sys.executable]
