@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +39,7 @@ from executor.spawners.pysqa import FLUX_ENDED, QueueAdapter, QueueCommandError
 from executor.worker.cache_job import OutputRef
 
 POLL_MIN, POLL_MAX = 0.02, 0.5
+SUBMITTERS = 4  # sbatch / flux batch commands running at once
 STATUS_INTERVAL = 1.0  # seconds between two queue listings (one command for all jobs)
 STATUS_FAILURES = 6  # consecutive failed listings (backoff 1, 2, 4, 8, 16 s) before the calls fail
 TAIL_LINES = 15
@@ -62,7 +63,9 @@ class FileCall:
     key: str = ""
     job: int | None = None
     adopted: bool = False
+    submitting: bool = False  # sbatch running in the submission pool
     children: list[FileCall] = field(default_factory=list)
+    waiters: list[FileCall] = field(default_factory=list)  # dependents waiting for this call's job id
 
     @property
     def stem(self) -> str:
@@ -85,6 +88,8 @@ class FileScheduler:
         self._status_at = 0.0
         self._status_failures = 0
         self._detached = False
+        self._inflight = 0
+        self._pool = ThreadPoolExecutor(SUBMITTERS, thread_name_prefix="executor-sbatch")
         self.loop.start()
 
     # ---- front end (any thread) ---------------------------------------------------------------------------
@@ -121,6 +126,10 @@ class FileScheduler:
                         return
                     where[name] = value.result()  # type: ignore[index]
                     continue
+                parent = self._parent(value)
+                if parent is not None and parent.submitting:
+                    parent.waiters.append(call)  # placed again once the parent's job id is known
+                    return
                 ref = self._reference(value)
                 if ref is None:
                     pending.append(value)
@@ -157,6 +166,11 @@ class FileScheduler:
             self._submit(call, list(dict.fromkeys(p.job for p in parents if p.job is not None)))
         self._poll_soon()
 
+    def _parent(self, future: Future[Any]) -> FileCall | None:
+        if type(future).__name__ == "FutureSelector":
+            future = future._source  # type: ignore[attr-defined]
+        return self.calls.get(future)
+
     def _reference(self, future: Future[Any]) -> _Ref | None:
         source, selector = future, None
         if type(future).__name__ == "FutureSelector":
@@ -167,6 +181,7 @@ class FileScheduler:
         return _Ref(source, OutputRef(parent.stem + "_o.h5", selector))
 
     def _submit(self, call: FileCall, dependencies: list[int]) -> None:
+        """Write ``_i.h5`` here, run sbatch in the submission pool (the loop never waits for the queue)."""
         file_in = call.stem + "_i.h5"
         datasets = {
             "function": store.pickle_value(call.fn),
@@ -182,11 +197,43 @@ class FileScheduler:
             options["cores"] = int(call.resources["cores"]) * int(call.resources.get("threads_per_core", 1))
             workdir = call.resources.get("cwd") or call.stem
             options.setdefault("job_name", os.path.basename(os.path.dirname(os.path.abspath(workdir))))
-            call.job = self.adapter.submit(self.command(file_in, call.resources), workdir, dependencies, options)
-            store.add_datasets(file_in, {"queue_id": store.pickle_value(call.job)})
-        except (QueueCommandError, ValueError, OSError) as error:
-            _remove(file_in)  # a refused submission is no result: the next run submits again
+            command = self.command(file_in, call.resources)
+        except (ValueError, OSError) as error:
+            _remove(file_in)
+            self._fail(call, QueueJobError(f"cannot submit {_name(call)}: {error}"))
+            return
+        call.submitting = True
+        self._inflight += 1
+        self._pool.submit(self._sbatch, call, file_in, command, workdir, dependencies, options)
+
+    def _sbatch(self, call: FileCall, file_in: str, command: str, workdir: str, dependencies: list[int], options: dict[str, Any]) -> None:
+        """In a pool thread: submit, record the queue id in ``_i.h5``, report back to the loop."""
+        job: int | None = None
+        error: BaseException | None = None
+        try:
+            job = self.adapter.submit(command, workdir, dependencies, options)
+            store.add_datasets(file_in, {"queue_id": store.pickle_value(job)})
+            stem = file_in[: -len("_i.h5")]
+            if os.path.exists(stem + "_r.h5") or os.path.exists(stem + "_o.h5"):
+                _remove(file_in)  # the job started and renamed its input meanwhile: ours is a stray copy
+        except Exception as problem:
+            error = problem
+            if job is None:
+                _remove(file_in)  # a refused submission is no result: the next run submits again
+        self.loop.post(lambda: self._submitted(call, job, error))
+
+    def _submitted(self, call: FileCall, job: int | None, error: BaseException | None) -> None:
+        call.submitting = False
+        self._inflight -= 1
+        call.job = job
+        if job is None:
             self._fail(call, QueueJobError(f"the queue refused the job of {_name(call)}: {error}"))
+        elif call.future.cancelled() and not self._detached:
+            self.adapter.cancel(job)
+        waiters, call.waiters = call.waiters, []
+        for waiter in waiters:
+            self.add(waiter)
+        self._poll_soon()
 
     # ---- watching the jobs (loop thread) ---------------------------------------------------------------------
     def _poll_soon(self) -> None:
@@ -236,7 +283,7 @@ class FileScheduler:
             self._status_failures += 1
             self._status_at = time.monotonic() + STATUS_INTERVAL * 2 ** min(self._status_failures - 1, 5)
             if self._status_failures >= STATUS_FAILURES:
-                for call in list(self.calls.values()):
+                for call in [c for c in self.calls.values() if c.job is not None]:
                     self._fail(call, QueueJobError(f"cannot learn the state of job {call.job} of {_name(call)}: the queue status command failed {self._status_failures} times in a row; last: {error}"))
                 self._status_failures = 0
                 return True
@@ -244,7 +291,7 @@ class FileScheduler:
         self._status_failures = 0
         self._status_at = time.monotonic() + STATUS_INTERVAL
         changed = False
-        for call in list(self.calls.values()):
+        for call in [c for c in self.calls.values() if c.job is not None]:
             state = states.get(call.job)  # type: ignore[arg-type]
             if state is not None and not (self.adapter.backend == "flux" and state in FLUX_ENDED):
                 continue
@@ -299,7 +346,7 @@ class FileScheduler:
         pass
 
     def busy(self) -> bool:
-        return bool(self.calls or self.blocked)
+        return bool(self.calls or self.blocked or self._inflight)
 
     def stop(self) -> bool:
         return True
@@ -311,7 +358,7 @@ class FileScheduler:
             fail(call.future, error)
 
     def close(self) -> None:
-        pass
+        self._pool.shutdown(wait=True)  # bounded: every queue command has a timeout
 
 
 @dataclass

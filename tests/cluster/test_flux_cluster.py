@@ -43,7 +43,7 @@ def test_calls_and_several_parents(flux, cache: str) -> None:
     parents = sorted(int(j.id) for j in flux.jobs())[:2]
     script = next(Path(cache).glob("total*/run_queue.sh")).read_text()
     # one directive per parent: flux has no comma rule, every parent must succeed
-    assert [line for line in script.splitlines() if "--dependency" in line] == [f"# flux: --dependency=afterok:{j}" for j in parents]
+    assert sorted(line for line in script.splitlines() if "--dependency" in line) == sorted(f"# flux: --dependency=afterok:{j}" for j in parents)
 
 
 @pytest.mark.parametrize(("kind", "value", "state"), [("timeout", 1, "TO"), ("exit", 3, "F"), ("no_output", None, "F"), ("nodefail", 1, "F")])

@@ -12,6 +12,7 @@ import pytest
 from clusterfns import add, boom, job_id, pair, slow, total
 
 from executor import SlurmClusterExecutor, split_future, terminate_tasks_in_cache
+from executor.cache.key import task_key
 from executor.schedulers import files
 from executor.schedulers.files import QueueJobError
 
@@ -56,11 +57,14 @@ def test_several_parents_become_afterok_on_every_parent(slurm, cache: str) -> No
         d = exe.submit(add, first, b=second)
         assert c.result(timeout=60) == 133
         assert d.result(timeout=60) == 44
-    jobs = {j.id: j for j in slurm.jobs()}
-    deps = [j.dependency for j in jobs.values() if j.dependency]
-    ids = sorted(jobs)
-    assert f"afterok:{ids[0]}:{ids[1]}" in deps  # not afterok:A,B (= afterok A, afterany B)
-    assert f"afterok:{ids[3]}" in deps
+    jobs = slurm.jobs()
+    (total_job,) = [j for j in jobs if os.path.basename(j.workdir).startswith("total")]
+    (pair_job,) = [j for j in jobs if os.path.basename(j.workdir).startswith("pair")]
+    parents = {str(j.id) for j in jobs if not j.dependency and j.id != pair_job.id}
+    dep = total_job.dependency
+    assert dep.startswith("afterok:") and "," not in dep  # not afterok:A,B (= afterok A, afterany B)
+    assert set(dep.split(":")[1:]) == parents and len(parents) == 2
+    assert [j.dependency for j in slurm.jobs() if j.dependency and j.id != total_job.id] == [f"afterok:{pair_job.id}"]
 
 
 def test_a_python_error_fails_the_call_and_its_dependents(slurm, cache: str) -> None:
@@ -183,7 +187,9 @@ def test_cancelling_a_future_or_shutting_down_with_cancel_futures_cancels_the_jo
     one, two, three = exe.submit(add, 1, 1), exe.submit(add, 2, 2), exe.submit(add, 3, 3)
     jobs_in_state(slurm, 3, "PENDING")
     assert one.cancel()
-    slurm.wait(1, until=lambda j: j.state == "CANCELLED")
+    (job,) = [j.id for j in slurm.jobs() if os.path.basename(j.workdir) == task_key(add, [1, 1], {})]
+    assert slurm.wait(job, until=lambda j: j.state == "CANCELLED").state == "CANCELLED"
+    assert sorted(j.state for j in slurm.jobs()) == ["CANCELLED", "PENDING", "PENDING"]
     exe.shutdown(cancel_futures=True)
     assert two.cancelled() and three.cancelled()
     assert [j.state for j in slurm.jobs()] == ["CANCELLED"] * 3
