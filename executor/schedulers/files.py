@@ -21,6 +21,10 @@ Layer: schedulers (the ``EventLoop``, ``results``; the queue adapter and the job
 A failed call fails its dependents at once and cancels their jobs (SLURM would keep them PENDING for ever).
 A cancelled future, ``shutdown(cancel_futures=True)`` and a loop failure cancel the jobs; ``wait=False`` leaves
 them running (futures are cancelled, the files stay for a later executor to reconnect to).
+
+Length: a little longer than 300 lines because placing, submitting, watching and failing a call share the
+call table and its states (``submitting``, ``waiters``, ``children``); the records and file helpers are in
+``file_calls``.
 """
 
 from __future__ import annotations
@@ -29,47 +33,22 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
-from executor.cache import key as cache_key, store
+from executor.cache import key as cache_key
+from executor.cache import store
 from executor.schedulers.loop import EventLoop
 from executor.schedulers.results import fail
-from executor.spawners.pysqa import FLUX_ENDED, QueueAdapter, QueueCommandError
+from executor.spawners.pysqa import FLUX_ENDED, QueueAdapter
+from executor.schedulers.file_calls import (
+    FileCall, QueueJobError, Ref, call_name, input_datasets, nested_pending, queue_id, read_outcome, remove, submit_options, tail,
+)  # fmt: skip
 from executor.worker.cache_job import OutputRef
 
 POLL_MIN, POLL_MAX = 0.02, 0.5
 SUBMITTERS = 4  # sbatch / flux batch commands running at once
 STATUS_INTERVAL = 1.0  # seconds between two queue listings (one command for all jobs)
 STATUS_FAILURES = 6  # consecutive failed listings (backoff 1, 2, 4, 8, 16 s) before the calls fail
-TAIL_LINES = 15
-OUTPUT_FILES = ("time.out", "error.out", "slurm-{job}.out")
-
-
-class QueueJobError(RuntimeError):
-    """A call's batch job ended without writing its output file, or the queue refused or lost it."""
-
-
-@dataclass(eq=False)
-class FileCall:
-    future: Future[Any]
-    fn: Any
-    args: list[Any]
-    kwargs: dict[str, Any]
-    resources: dict[str, Any]  # merged, without cache_key / cache_directory / error_log_file
-    directory: str  # absolute cache directory
-    cache_key: str | None = None
-    error_log_file: str | None = None
-    key: str = ""
-    job: int | None = None
-    adopted: bool = False
-    submitting: bool = False  # sbatch running in the submission pool
-    children: list[FileCall] = field(default_factory=list)
-    waiters: list[FileCall] = field(default_factory=list)  # dependents waiting for this call's job id
-
-    @property
-    def stem(self) -> str:
-        return os.path.join(self.directory, self.key)
 
 
 class FileScheduler:
@@ -135,7 +114,7 @@ class FileScheduler:
                     pending.append(value)
                 else:
                     where[name] = ref  # type: ignore[index]
-        if pending or _nested_pending(args, kwargs):
+        if pending or nested_pending(args, kwargs):
             self.blocked.add(call)
             from executor.tasks.dependencies import find_futures, when_done
 
@@ -145,9 +124,9 @@ class FileScheduler:
         from executor.tasks.dependencies import substitute
 
         args, kwargs = substitute(args), substitute(kwargs)  # nested futures are done by now
-        parents = [self.calls[v.future] for v in [*args, *kwargs.values()] if isinstance(v, _Ref)]
-        args = [v.ref if isinstance(v, _Ref) else v for v in args]
-        kwargs = {k: v.ref if isinstance(v, _Ref) else v for k, v in kwargs.items()}
+        parents = [self.calls[v.future] for v in [*args, *kwargs.values()] if isinstance(v, Ref)]
+        args = [v.ref if isinstance(v, Ref) else v for v in args]
+        kwargs = {k: v.ref if isinstance(v, Ref) else v for k, v in kwargs.items()}
         try:
             call.key = cache_key.task_key(call.fn, args, kwargs, call.cache_key)
         except Exception as error:
@@ -159,7 +138,7 @@ class FileScheduler:
             parent.children.append(call)
         call.args, call.kwargs = args, kwargs
         self.calls[call.future] = call
-        job = _queue_id(call.stem + "_i.h5") or _queue_id(call.stem + "_r.h5")
+        job = queue_id(call.stem + "_i.h5") or queue_id(call.stem + "_r.h5")
         if job is not None:
             call.job, call.adopted = job, True
         else:
@@ -171,36 +150,25 @@ class FileScheduler:
             future = future._source  # type: ignore[attr-defined]
         return self.calls.get(future)
 
-    def _reference(self, future: Future[Any]) -> _Ref | None:
+    def _reference(self, future: Future[Any]) -> Ref | None:
         source, selector = future, None
         if type(future).__name__ == "FutureSelector":
             source, selector = future._source, future._selector  # type: ignore[attr-defined]
         parent = self.calls.get(source)
         if parent is None or parent.job is None:
             return None
-        return _Ref(source, OutputRef(parent.stem + "_o.h5", selector))
+        return Ref(source, OutputRef(parent.stem + "_o.h5", selector))
 
     def _submit(self, call: FileCall, dependencies: list[int]) -> None:
         """Write ``_i.h5`` here, run sbatch in the submission pool (the loop never waits for the queue)."""
         file_in = call.stem + "_i.h5"
-        datasets = {
-            "function": store.pickle_value(call.fn),
-            "input_args": store.pickle_value(call.args),
-            "input_kwargs": store.pickle_value(call.kwargs),
-            "resource_dict": store.pickle_value(call.resources),
-        }
-        if call.error_log_file:
-            datasets["error_log_file"] = store.pickle_value(call.error_log_file)
         try:
-            store.write_file(file_in, datasets, cache_key.function_name(call.fn))
-            options = {k: v for k, v in call.resources.items() if k not in _NOT_FOR_PYSQA}
-            options["cores"] = int(call.resources["cores"]) * int(call.resources.get("threads_per_core", 1))
-            workdir = call.resources.get("cwd") or call.stem
-            options.setdefault("job_name", os.path.basename(os.path.dirname(os.path.abspath(workdir))))
+            store.write_file(file_in, input_datasets(call), cache_key.function_name(call.fn))
+            workdir, options = submit_options(call)
             command = self.command(file_in, call.resources)
         except (ValueError, OSError) as error:
-            _remove(file_in)
-            self._fail(call, QueueJobError(f"cannot submit {_name(call)}: {error}"))
+            remove(file_in)
+            self._fail(call, QueueJobError(f"cannot submit {call_name(call)}: {error}"))
             return
         call.submitting = True
         self._inflight += 1
@@ -215,11 +183,11 @@ class FileScheduler:
             store.add_datasets(file_in, {"queue_id": store.pickle_value(job)})
             stem = file_in[: -len("_i.h5")]
             if os.path.exists(stem + "_r.h5") or os.path.exists(stem + "_o.h5"):
-                _remove(file_in)  # the job started and renamed its input meanwhile: ours is a stray copy
+                remove(file_in)  # the job started and renamed its input meanwhile: ours is a stray copy
         except Exception as problem:
             error = problem
             if job is None:
-                _remove(file_in)  # a refused submission is no result: the next run submits again
+                remove(file_in)  # a refused submission is no result: the next run submits again
         self.loop.post(lambda: self._submitted(call, job, error))
 
     def _submitted(self, call: FileCall, job: int | None, error: BaseException | None) -> None:
@@ -227,7 +195,7 @@ class FileScheduler:
         self._inflight -= 1
         call.job = job
         if job is None:
-            self._fail(call, QueueJobError(f"the queue refused the job of {_name(call)}: {error}"))
+            self._fail(call, QueueJobError(f"the queue refused the job of {call_name(call)}: {error}"))
         elif call.future.cancelled() and not self._detached:
             self.adapter.cancel(job)
         waiters, call.waiters = call.waiters, []
@@ -259,15 +227,9 @@ class FileScheduler:
     def _finish(self, call: FileCall) -> bool:
         """Resolve ``call`` from its ``_o.h5`` if there is one."""
         try:
-            content = store.read_file(call.stem + "_o.h5", ("output", "error"))
-            if "output" in content.datasets:
-                value, error = content.load("output"), None
-            else:
-                value, error = None, content.load("error")
+            value, error = read_outcome(call)
         except FileNotFoundError:
             return False
-        except Exception as problem:  # damaged, or unpicklable here
-            value, error = None, QueueJobError(f"cannot read the output file of {_name(call)}: {problem}")
         self.calls.pop(call.future, None)
         if error is None:
             if not call.future.done():
@@ -284,7 +246,7 @@ class FileScheduler:
             self._status_at = time.monotonic() + STATUS_INTERVAL * 2 ** min(self._status_failures - 1, 5)
             if self._status_failures >= STATUS_FAILURES:
                 for call in [c for c in self.calls.values() if c.job is not None]:
-                    self._fail(call, QueueJobError(f"cannot learn the state of job {call.job} of {_name(call)}: the queue status command failed {self._status_failures} times in a row; last: {error}"))
+                    self._fail(call, QueueJobError(f"cannot learn the state of job {call.job} of {call_name(call)}: the queue status command failed {self._status_failures} times in a row; last: {error}"))
                 self._status_failures = 0
                 return True
             return False
@@ -305,8 +267,8 @@ class FileScheduler:
                 continue
             final = self.adapter.describe(call.job) if state is None else state  # type: ignore[arg-type]
             self._fail(call, QueueJobError(
-                f"queue job {call.job} of {_name(call)} ended without writing its output {call.stem}_o.h5; "
-                f"final state: {final or 'unknown (no longer listed by the queue)'}{_tail(call)}"))
+                f"queue job {call.job} of {call_name(call)} ended without writing its output {call.stem}_o.h5; "
+                f"final state: {final or 'unknown (no longer listed by the queue)'}{tail(call)}"))
         return changed
 
     # ---- failing and cancelling (loop thread) -------------------------------------------------------------
@@ -316,7 +278,7 @@ class FileScheduler:
             from executor.tasks.error_log import log_failure
 
             try:
-                log_failure(call.error_log_file, _name(call), b"", error)
+                log_failure(call.error_log_file, call_name(call), b"", error)
             except OSError:
                 pass
         fail(call.future, error)
@@ -361,50 +323,3 @@ class FileScheduler:
         self._pool.shutdown(wait=True)  # bounded: every queue command has a timeout
 
 
-@dataclass
-class _Ref:
-    future: Future[Any]
-    ref: OutputRef
-
-
-_NOT_FOR_PYSQA = {"cwd", "threads_per_core", "gpus_per_core", "openmpi_oversubscribe", "slurm_cmd_args", "cores", "priority"}
-
-
-def _nested_pending(args: list[Any], kwargs: dict[str, Any]) -> bool:
-    from executor.tasks.dependencies import find_futures
-
-    return any(not f.done() for f in find_futures((args, kwargs), []) if not isinstance(f, _Ref))
-
-
-def _queue_id(path: str) -> int | None:
-    try:
-        content = store.read_file(path, ("queue_id",))
-        return int(content.load("queue_id")) if "queue_id" in content.datasets else None
-    except Exception:  # absent, or being written by a job (executorlib's h5py): not ours to adopt
-        return None
-
-
-def _remove(path: str) -> None:
-    try:
-        os.remove(path)
-    except OSError:
-        pass
-
-
-def _name(call: FileCall) -> str:
-    return f"{cache_key.function_name(call.fn)}() (cache key {call.key})"
-
-
-def _tail(call: FileCall) -> str:
-    workdir = call.resources.get("cwd") or call.stem
-    parts = []
-    for pattern in OUTPUT_FILES:
-        path = os.path.join(workdir, pattern.format(job=call.job))
-        try:
-            with open(path, "rb") as handle:
-                handle.seek(max(0, os.path.getsize(path) - 8192))
-                lines = handle.read().decode(errors="replace").splitlines()[-TAIL_LINES:]
-        except OSError:
-            continue
-        parts.append(f"\nend of {path}:\n" + ("\n".join(lines) if lines else "(empty)"))
-    return "".join(parts) or f"; no output file in {workdir}"
