@@ -3,7 +3,8 @@
     python benchmarks/throughput.py [--rounds 5]
 
 Figures: block-allocation throughput (trivial tasks/s, 2 workers), one-process-per-call throughput (calls/s,
-each call in a fresh process), and time from construction to the first result (ms).
+each call in a fresh process), and time from construction to the first result (ms) in a process that already
+built executors (warm; ``startup.py`` measures it cold and warm).
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def main() -> None:
     table("block allocation throughput", "tasks/s", interleave(block, args.rounds), "ProcessPoolExecutor")
     calls = interleave(per_call, args.rounds)
     table("one process per call", "calls/s", calls, "executorlib one-process-per-call" if executorlib else None)
-    table("construction to first result", "ms", interleave(first, args.rounds), "ProcessPoolExecutor")
+    table("warm: construction to first result", "ms", interleave(first, args.rounds), "ProcessPoolExecutor")
 
 
 if __name__ == "__main__":

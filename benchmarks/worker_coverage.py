@@ -6,7 +6,8 @@
 construction only, so its workers are measured while the benchmark's own timing loop is not traced;
 "without": nothing runs coverage, and workers never import it.  Figures, medians of interleaved rounds:
 
-* construction to first result (ms), one-process-per-call and block allocation — target with coverage ≤ 100;
+* construction to first result (ms), one-process-per-call and block allocation, in this process that already
+  built executors (warm; ``startup.py`` measures it cold and warm) — target with coverage ≤ 100;
 * one-process-per-call throughput (calls/s): every call is a fresh worker that starts and saves coverage;
 * a trivial task through a block worker's call path (unpickle, call, pickle), timed inside the worker (µs)
   — target with coverage ≤ 2x without;
@@ -145,7 +146,7 @@ def main() -> None:
             },
             args.rounds,
         )
-        table("construction to first result", "ms", first)
+        table("warm: construction to first result", "ms", first)
         for title, unit, measure, n in (
             ("one process per call", "calls/s", per_call_throughput, args.calls),
             ("trivial function called inside a block worker", "ns", in_worker, args.loop),

@@ -26,9 +26,9 @@ from executor._version import __version__
 _EXPORTS: dict[str, str] = {
     "BaseExecutor": "executor.frontends.base",
     "SingleNodeExecutor": "executor.frontends.single_node",
-    "SlurmJobExecutor": "executor.frontends.slurm",
+    "SlurmJobExecutor": "executor.frontends.slurm_job",
     "SlurmClusterExecutor": "executor.frontends.slurm_cluster",
-    "FluxJobExecutor": "executor.frontends.flux",
+    "FluxJobExecutor": "executor.frontends.flux_job",
     "FluxClusterExecutor": "executor.frontends.flux_cluster",
     "get_cache_data": "executor.cache.api",
     "get_future_from_cache": "executor.cache.api",
@@ -43,7 +43,9 @@ __all__ = sorted([*_EXPORTS, "__version__"])
 TYPE_CHECKING = False  # not ``typing.TYPE_CHECKING``: workers import this package and typing costs ~2 ms
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from executor.frontends.base import BaseExecutor as BaseExecutor
+    from executor.frontends.flux_job import FluxJobExecutor as FluxJobExecutor
     from executor.frontends.single_node import SingleNodeExecutor as SingleNodeExecutor
+    from executor.frontends.slurm_job import SlurmJobExecutor as SlurmJobExecutor
     from executor.tasks.selectors import get_item_from_future as get_item_from_future
     from executor.tasks.selectors import split_future as split_future
 

@@ -7,11 +7,21 @@ import inspect
 import cloudpickle
 
 from executor.errors import ExecutorlibSocketError
-from executor.frontends.base import shutdown_all
+from executor.errors import CallStoppedError
+from executor.frontends.live import shutdown_all, terminate, terminate_all
 from executor.tasks.selectors import FutureSelector
 
-# executorlib's names, plus shutdown_all (this package's own: stop every executor still running)
-__all__ = ["ExecutorlibSocketError", "FutureSelector", "cloudpickle_register", "shutdown_all"]
+# executorlib's names, plus this package's own: shutdown_all (shut down every executor still running), terminate
+# and terminate_all (stop running calls now, kill their workers; for test runners after a failed test)
+__all__ = [
+    "CallStoppedError",
+    "ExecutorlibSocketError",
+    "FutureSelector",
+    "cloudpickle_register",
+    "shutdown_all",
+    "terminate",
+    "terminate_all",
+]
 
 
 def cloudpickle_register(ind: int = 2) -> None:

@@ -15,6 +15,27 @@ class RunTimeLimitError(TimeoutError):
         self.limit = limit
 
 
+class CallStoppedError(RuntimeError):
+    """A running call was stopped before it returned (``executor.api.terminate``: e.g. its test failed or timed
+    out); its worker and every process the call started were killed."""
+
+
+class RemoteError(RuntimeError):
+    """An exception raised in a worker that could not travel back as itself: it cannot be pickled, or it cannot
+    be re-created from its pickle (e.g. ``class E(Exception): def __init__(self, a, b)``).  It names the
+    original type (``type_name``: ``module.qualname``) and carries its message; the worker's traceback is its
+    ``__cause__``, as for any exception from a worker."""
+
+    def __init__(self, type_name: str, message: str, reason: str) -> None:
+        super().__init__(f"{type_name}: {message} (raised in the worker; it could not be sent back as itself: {reason})")
+        self.type_name = type_name
+        self.message = message
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[type[RemoteError], tuple[str, str, str]]:
+        return (type(self), (self.type_name, self.message, self.reason))
+
+
 class WorkerStartError(ExecutorlibSocketError):
     """Worker processes could not be started, so queued calls cannot run."""
 
@@ -33,6 +54,10 @@ class RemoteTraceback(Exception):
 def install_hint(extra: str) -> str:
     """The command that installs ``extra``, quoted so that it also works in zsh (where ``[...]`` is a glob)."""
     return f"pip install 'pytest-executorlib[{extra}]'"
+
+
+class FluxUnavailableError(RuntimeError):
+    """FluxJobExecutor found no flux instance to submit its workers to; the message quotes flux."""
 
 
 class MissingExtraError(ImportError):

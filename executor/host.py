@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
 import sys
 
 COVERAGE_OPT_OUT_VARIABLE = "XLIB_WORKER_COVERAGE"
@@ -29,7 +28,11 @@ def mpiexec_path() -> str | None:
     """The ``mpiexec`` executors use: beside this interpreter (the ``mpich`` wheel in a virtual environment that
     is not activated), else on ``PATH``; ``None`` if there is none."""
     beside = os.path.join(os.path.dirname(sys.executable), "mpiexec")
-    return beside if os.access(beside, os.X_OK) else shutil.which("mpiexec")
+    if os.access(beside, os.X_OK):
+        return beside
+    import shutil  # here: it imports the compression modules, which an executor's start need not pay for
+
+    return shutil.which("mpiexec")
 
 
 @functools.lru_cache(maxsize=1)

@@ -52,7 +52,7 @@ BACKENDS: dict[str, Backend] = {
     for b in (
         Backend("local", "SingleNodeExecutor", "local"),
         Backend("mock-slurm", "SlurmJobExecutor", "slurm", module="pytest_executorlib.mocks.slurm", command="srun"),
-        Backend("mock-flux", "FluxJobExecutor", "flux", module="pytest_executorlib.mocks.flux"),
+        Backend("mock-flux", "FluxJobExecutor", "flux", module="pytest_executorlib.mocks.flux", command="flux"),
         # a real SLURM (inside an allocation, or a login node): selectable only when sinfo answers
         Backend("slurm", "SlurmJobExecutor", "slurm", command="srun", probe=probe_sinfo),
         Backend("flux", "FluxJobExecutor", "flux", module="flux"),  # inside a flux instance (flux bindings)

@@ -1,4 +1,5 @@
-"""The public fixtures: ``executor``, ``executor_factory``, ``xlib_backend``, ``xlib_cache_dir``, ``mock_slurm``.
+"""The public fixtures: ``executor``, ``executor_factory``, ``xlib_backend``, ``xlib_cache_dir``, ``mock_slurm``,
+``mock_flux``.
 
 Their names, scopes and types are a versioned API (``pytest_executorlib.api``); change them only with a
 new ``API_VERSION``.
@@ -22,11 +23,15 @@ import pytest
 from pytest_executorlib.backends import executor_class
 from pytest_executorlib import graphs
 from pytest_executorlib.cleanup import begin_test
+from pytest_executorlib.mocks.flux.instance import MockFlux
+from pytest_executorlib.mocks.flux.session import fresh_instance
 from pytest_executorlib.mocks.slurm.cluster import MockSlurm
 from pytest_executorlib.mocks.slurm.session import fresh_cluster
 from pytest_executorlib.state import CacheWindow, cache_window_key, get_state
+from pytest_executorlib.stopping import Snapshot, stop_now
 
-#: Set by the plugin when the test's call phase failed (then unfinished futures are not reported again).
+#: Set by the plugin when the test's call phase failed: its executors' running calls are stopped, not waited
+#: for, and unfinished futures are not reported again.
 call_failed_key = pytest.StashKey[bool]()
 
 #: Longest argument list shown when naming an unfinished future.
@@ -91,6 +96,7 @@ class _Executors:
         self._state = get_state(request.config)
         self._caches = _test_caches(request)
         self._built: list[Executor] = []
+        self._snapshots: dict[int, Snapshot] = {}  # id(executor) -> processes before it (other implementations)
         self.submitted: list[_Submitted] | None = [] if track_futures else None
         self._log = graphs.log_for(request.node, self._state.graph_dir)
 
@@ -106,8 +112,11 @@ class _Executors:
             kwargs["cache_directory"] = str(self._cache_dir) if cache_available() else None
         self._register(kwargs["cache_directory"])
         self._register((kwargs.get("resource_dict") or {}).get("cache_directory"))
+        snapshot = None if state.impl == "reference" else Snapshot()
         with graphs.building(self._log, state.impl):
             built: Executor = cls(**kwargs)
+        if snapshot is not None:
+            self._snapshots[id(built)] = snapshot
         self._instrument(built)
         self._built.append(built)
         state.open_executors.add(built)
@@ -144,16 +153,28 @@ class _Executors:
             if not s.future.done()
         ]
 
-    def close(self) -> list[str]:
-        """Shut every executor down (pending futures cancelled); return the errors, if any."""
+    def close(self, request: pytest.FixtureRequest) -> list[str]:
+        """Shut every executor down (pending futures cancelled); return the errors, if any.
+
+        After a failed test, running calls are stopped instead of waited for (``stopping``); what was stopped
+        goes to the terminal summary.
+        """
+        failed = request.node.stash.get(call_failed_key, False) or self._state.interrupted
         errors = []
         for built in reversed(self._built):
             try:
-                built.shutdown(wait=True, cancel_futures=True)
+                if failed:
+                    what = "was interrupted" if self._state.interrupted else "failed"
+                    reason = f"the test {request.node.nodeid} {what}"
+                    stopped = stop_now(built, reason, self._snapshots.get(id(built)))
+                    self._state.tally.stopped.extend((request.node.nodeid, line) for line in stopped)
+                else:
+                    built.shutdown(wait=True, cancel_futures=True)
             except Exception as exc:
                 errors.append(f"{type(built).__name__}.shutdown() raised {type(exc).__name__}: {exc}")
             self._state.open_executors.discard(built)
         self._built.clear()
+        self._snapshots.clear()
         return errors
 
 
@@ -179,12 +200,12 @@ def executor_factory(request: pytest.FixtureRequest, xlib_cache_dir: Path) -> It
     """Build executors of the selected backend: ``executor_factory(max_workers=2, block_allocation=True)``.
 
     ``cache_directory`` defaults to ``xlib_cache_dir`` when h5py is installed, else to None (pass
-    ``cache_directory=None`` for no cache).  All
-    executors built are shut down at teardown, with pending futures cancelled.
+    ``cache_directory=None`` for no cache).  All executors built are shut down at teardown, with pending
+    futures cancelled; after a failed test their running calls are stopped (see ``stopping``).
     """
     executors = _Executors(request, xlib_cache_dir, track_futures=False)
     yield executors.make
-    errors = executors.close()
+    errors = executors.close(request)
     if errors:
         pytest.fail("xlib: executor_factory teardown:\n  " + "\n  ".join(errors), pytrace=False)
 
@@ -195,13 +216,13 @@ def executor(request: pytest.FixtureRequest, xlib_cache_dir: Path) -> Iterator[E
     installed), shut down at teardown.
 
     A test that returns while futures of this executor are still pending or running fails (at teardown)
-    with a message naming those calls.
+    with a message naming those calls.  After a failed test its running calls are stopped, not waited for.
     """
     executors = _Executors(request, xlib_cache_dir, track_futures=True)
     built = executors.make()
     yield built
     unfinished = executors.unfinished()
-    errors = executors.close()
+    errors = executors.close(request)
     if unfinished and not request.node.stash.get(call_failed_key, False):
         errors.insert(
             0,
@@ -222,3 +243,16 @@ def mock_slurm(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     stopped at teardown.
     """
     yield from fresh_cluster(request, tmp_path_factory)
+
+
+@pytest.fixture
+def mock_flux(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MockFlux]:
+    """A fresh mock flux instance for this test, active during the test (``PATH``, ``PYTHONPATH``, ``FLUX_URI``
+    in ``os.environ``; ``import flux`` finds the mock package).
+
+    Shape it with ``@pytest.mark.mock_flux(nodes=1, cores_per_node=4, gpus_per_node=0)``.  The value is the
+    :class:`~pytest_executorlib.mocks.flux.MockFlux` with the same control API as ``mock_slurm`` (``jobs()``,
+    ``job()``, ``calls()``, ``wait()``, ``hold_new_jobs()``, ``hold()``, ``release()``, ``fault()``,
+    ``fault_next()``); every job is cancelled and the broker stopped at teardown.
+    """
+    yield from fresh_instance(request, tmp_path_factory)

@@ -1,4 +1,5 @@
-"""The markers: ``xlib_backends(*names)``, ``mpi(ranks=N)``, ``slurm``, ``flux``, ``mock_slurm(**shape)``.
+"""The markers: ``xlib_backends(*names)``, ``mpi(ranks=N)``, ``slurm``, ``flux``, ``mock_slurm(**shape)``,
+``mock_flux(**shape)``.
 
 Each marker turns into a skip with a reason (or, for a misspelt backend name, a usage error) before the test
 runs; :data:`MARKERS` is the registration text (``pytest --markers``), so ``--strict-markers`` accepts them.
@@ -28,6 +29,8 @@ MARKERS: dict[str, str] = {
     "flux": "flux: the test needs a flux backend (--xlib-backend=mock-flux or flux); skipped otherwise",
     "mock_slurm": "mock_slurm(nodes=1, cpus_per_node=4, gpus_per_node=0, partitions=None, min_job_age=300, "
     "accounting=False): shape of the cluster the mock_slurm fixture gives this test",
+    "mock_flux": "mock_flux(nodes=1, cores_per_node=4, gpus_per_node=0): shape of the instance the mock_flux "
+    "fixture gives this test",
 }
 
 

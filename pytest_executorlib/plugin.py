@@ -27,17 +27,17 @@ import contextlib
 import importlib
 import importlib.util
 import os
-import sys
 from collections.abc import Generator
 from typing import Any
 
 import pytest
 
-from pytest_executorlib import api, backends, cleanup, graphs, markers, options, reporting
+from pytest_executorlib import api, backends, cleanup, graphs, markers, options, reporting, stopping
 from pytest_executorlib.fixtures import (  # noqa: F401 - fixtures are found by name on this module
     call_failed_key,
     executor,
     executor_factory,
+    mock_flux,
     mock_slurm,
     xlib_backend,
     xlib_cache_dir,
@@ -209,26 +209,18 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
 
 @pytest.hookimpl(wrapper=True, trylast=True)
 def pytest_runtestloop(session: pytest.Session) -> Generator[None, Any, Any]:
-    """Innermost wrapper: close executors still open before pytest-cov (an outer wrapper) combines data."""
+    """Innermost wrapper: close executors still open before pytest-cov (an outer wrapper) combines data.
+
+    After a KeyboardInterrupt (or ``pytest.exit``) their running calls are stopped, not waited for.
+    """
+    state = get_state(session.config)
     try:
         return (yield)
+    except BaseException:
+        state.interrupted = True
+        raise
     finally:
-        state = get_state(session.config)
-        for still_open in list(state.open_executors):
-            with contextlib.suppress(Exception):
-                still_open.shutdown(wait=True, cancel_futures=True)
-            state.open_executors.discard(still_open)
-        # Executors the tests built themselves and left open: their workers must have saved too.
-        api = sys.modules.get("executor.api") or (sys.modules.get("executor") and _import_api())
-        if api is not None:
-            with contextlib.suppress(Exception):
-                api.shutdown_all(cancel_futures=True)
-
-
-def _import_api() -> Any:
-    import executor.api
-
-    return executor.api
+        stopping.close_open_executors(state)
 
 
 @pytest.hookimpl(optionalhook=True)

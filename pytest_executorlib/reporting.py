@@ -111,6 +111,10 @@ def summary(terminalreporter: Any, config: pytest.Config, state: SessionState) -
         for path in t.kept[:MAX_LISTED]:
             tr.write_line(f"  {path}")
     tr.write_line(f"worker coverage data files written: {_count(t.coverage_files)} (one per measured worker process)")
+    if t.stopped:
+        tr.write_line(f"running calls stopped after a failed or interrupted test: {len(t.stopped)}", yellow=True)
+        for where, line in t.stopped[:MAX_LISTED]:
+            tr.write_line(f"  {where}: {line}")
     if t.calls_run is None:
         tr.write_line(f"(n/a: the {impl} implementation does not report these counters)")
     if t.unmanaged:

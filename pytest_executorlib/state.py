@@ -30,6 +30,8 @@ class Tally:
     unmanaged: list[tuple[str, str]] = field(default_factory=list)
     #: directories an xdist worker left for the controller to remove at the end (shared places such as cwd)
     deferred: list[str] = field(default_factory=list)
+    #: (nodeid, call) of running calls stopped after a failed or interrupted test
+    stopped: list[tuple[str, str]] = field(default_factory=list)
     #: a test used the plugin's fixtures or markers (then the summary is shown)
     plugin_used: bool = False
 
@@ -41,7 +43,7 @@ class Tally:
         for key in ("calls_run", "cache_hits", "workers_started", "coverage_files"):
             if other.get(key) is not None:
                 setattr(self, key, (getattr(self, key) or 0) + other[key])
-        for key in ("removed", "kept", "unmanaged", "deferred"):
+        for key in ("removed", "kept", "unmanaged", "deferred", "stopped"):
             getattr(self, key).extend(tuple(v) if isinstance(v, list) else v for v in other.get(key, []))
         self.plugin_used = self.plugin_used or bool(other.get("plugin_used"))
 
@@ -82,6 +84,8 @@ class SessionState:
     #: executors built by the fixtures and not shut down yet (closed before pytest-cov combines)
     open_executors: weakref.WeakSet[Any] = field(default_factory=weakref.WeakSet)
     saved_env: dict[str, str | None] = field(default_factory=dict)
+    #: the test loop ended by an exception (KeyboardInterrupt): executors are stopped, not waited for
+    interrupted: bool = False
     graph_dir: str | None = None  # --xlib-graph: where each test's call graph is written (None: off)
 
 

@@ -2,8 +2,14 @@
 
 Layer: channel.  Workers connect with a random identity; the socket is bound to the loopback interface unless
 the launch policy says workers run on other hosts (``remote_workers``, e.g. srun across nodes): then it is bound
-to the address this host's name resolves to, and workers connect through the host name.  ``receive()`` silently drops any frame that fails authentication (see ``framing``), so a
-foreign connection can neither get a pickle loaded nor stall the real traffic.
+to the address this host's name resolves to, and workers connect through the host name.  ``receive()`` silently
+drops any message that fails authentication (see ``framing``), so a foreign connection can neither get a pickle
+loaded nor stall the real traffic.
+
+Large buffers (``executor.channel.oob``) are never copied here: ``send`` hands them to libzmq as frames of their
+own with ``copy=False`` (libzmq sends from the caller's memory and releases it when sent); ``receive`` takes
+them as ``zmq.Frame`` objects (libzmq read them straight into their own buffer) and unpickles over those, so a
+NumPy result is an array over the received frame, writable, with no further copy.
 """
 
 from __future__ import annotations
@@ -55,10 +61,19 @@ class ParentChannel:
 
     def send(self, identity: bytes, message: Any) -> bool:
         """Send ``message`` to one worker; ``False`` if that worker is no longer connected."""
-        frame = self._framer.seal(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+        buffers: list[pickle.PickleBuffer] = []  # large buffers of the calls' payloads (oob), sent as they are
+        body = pickle.dumps(message, protocol=5, buffer_callback=buffers.append)
         try:
             self.socket.send(identity, _SNDMORE)
-            self.socket.send(frame, copy=len(frame) < 65536)
+            if not buffers:
+                frame = self._framer.seal(body)
+                self.socket.send(frame, copy=len(frame) < 65536)
+            else:
+                views = [buffer.raw() for buffer in buffers]
+                self.socket.send(self._framer.seal_parts(body, views), _SNDMORE)
+                for view in views[:-1]:
+                    self.socket.send(view, _SNDMORE, copy=False)
+                self.socket.send(views[-1], copy=False)
         except zmq.ZMQError as error:
             if error.errno == zmq.EHOSTUNREACH:
                 return False
@@ -74,15 +89,22 @@ class ParentChannel:
                 identity = recv(_NOBLOCK)
             except zmq.Again:
                 return out
-            body = open_(recv(_NOBLOCK))  # a ROUTER message always has a frame after the identity
-            if more(_RCVMORE):  # our workers send exactly one frame; drop the rest of anything else
-                while more(_RCVMORE):
-                    recv(_NOBLOCK)
-                body = None
+            first = recv(_NOBLOCK)  # a ROUTER message always has a frame after the identity
+            if not more(_RCVMORE):
+                body = open_(first)
+                if body is None:
+                    self.rejected += 1
+                    continue
+                out.append((identity, pickle.loads(body)))
+                continue
+            parts = []  # out-of-band buffers: zero-copy frames, checked with the body before anything is loaded
+            while more(_RCVMORE):
+                parts.append(memoryview(recv(_NOBLOCK, copy=False)))
+            body = self._framer.open_parts(first, parts)
             if body is None:
                 self.rejected += 1
                 continue
-            out.append((identity, pickle.loads(body)))
+            out.append((identity, pickle.loads(body, buffers=parts)))
 
     def close(self) -> None:
         self.socket.close(linger=0)

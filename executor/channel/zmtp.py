@@ -6,9 +6,11 @@ ROUTER socket; workers only need the small client half of the wire protocol (ZMT
 RFC 37/ZMTP 3.1, which libzmq speaks): a 64-byte greeting, one READY command each way, then length-prefixed
 frames.  Authentication is unchanged: each frame carries the MAC from ``framing``.
 
-Only what a DEALER talking to our ROUTER needs is implemented: single-frame messages in both directions
-(multi-frame messages from the peer are joined, which our parent never sends), PING answered with PONG, other
-commands ignored, and an orderly close that lets the last result reach the parent.
+Only what a DEALER talking to our ROUTER needs is implemented: messages of one or more frames in both
+directions, PING answered with PONG, other commands ignored, and an orderly close that lets the last result
+reach the parent.  Large frames (out-of-band buffers: ``executor.channel.oob``) are read straight into a
+``bytearray`` of their size (``recv_into``, no intermediate copies; the worker then rebuilds arrays over it) and
+sent with one ``sendmsg`` of the headers and the caller's buffers (no join).
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ import struct
 # The C module, not ``socket``: the wrapper builds IntEnums at import (~3 ms with ``enum``) that we never use.
 import _socket
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 _GREETING = b"\xff" + b"\x00" * 8 + b"\x7f" + b"\x03\x00" + b"NULL".ljust(20, b"\x00") + b"\x00" + b"\x00" * 31
 _MORE, _LONG, _COMMAND = 0x01, 0x02, 0x04
 _LONG_SIZE = struct.Struct("!Q")
@@ -25,16 +31,23 @@ _PROPERTY_SIZE = struct.Struct("!I")
 # How long a closing worker waits for the parent to acknowledge the end of the stream (its last result is in
 # the kernel's buffers by then; waiting avoids a reset that could discard it).
 _CLOSE_TIMEOUT = 2.0
+# Frames of at least this size are read into a buffer of their own instead of through the read buffer.
+_DIRECT = 1 << 16
+_IOV_MAX = 512  # vectors per sendmsg (Linux allows 1024)
 
 
 class ProtocolError(ConnectionError):
     """The peer did not speak ZMTP 3 with the NULL mechanism as a ROUTER."""
 
 
+def _header(flags: int, size: int) -> bytes:
+    if size > 255:
+        return bytes((flags | _LONG,)) + _LONG_SIZE.pack(size)
+    return bytes((flags, size))
+
+
 def _frame(flags: int, body: bytes) -> bytes:
-    if len(body) > 255:
-        return bytes((flags | _LONG,)) + _LONG_SIZE.pack(len(body)) + body
-    return bytes((flags, len(body))) + body
+    return _header(flags, len(body)) + body
 
 
 def _command(name: bytes, properties: dict[bytes, bytes]) -> bytes:
@@ -108,27 +121,61 @@ class Dealer:
         del self._buffer[:n]
         return data
 
-    def _frame(self) -> tuple[int, bytes]:
+    def _direct(self, size: int) -> bytearray:
+        """``size`` bytes read into a buffer of their own: what the read buffer holds, then ``recv_into``."""
+        out = bytearray(size)
+        view = memoryview(out)
+        have = min(size, len(self._buffer))
+        view[:have] = self._buffer[:have]
+        del self._buffer[:have]
+        while have < size:
+            got = self._sock.recv_into(view[have:])
+            if not got:
+                raise ConnectionResetError("the parent closed the connection")
+            have += got
+        return out
+
+    def _frame(self) -> tuple[int, bytes | bytearray]:
         flags = self._exact(1)[0]
         size = _LONG_SIZE.unpack(self._exact(8))[0] if flags & _LONG else self._exact(1)[0]
-        return flags, self._exact(size)
+        return flags, (self._direct(size) if size >= _DIRECT else self._exact(size))
 
-    def recv(self) -> bytes:
-        """The next message (its frames joined)."""
-        parts = []
+    def recv_message(self) -> list[bytes | bytearray]:
+        """The next message: its frames (large ones as writable ``bytearray``)."""
+        parts: list[bytes | bytearray] = []
         while True:
             flags, body = self._frame()
             if flags & _COMMAND:
                 name_end = 1 + body[0]
                 if body[1:name_end] == b"PING":  # heartbeat (only if the parent enables them): PONG + context
-                    self._sock.sendall(_frame(_COMMAND, b"\x04PONG" + body[name_end + 2 :]))
+                    self._sock.sendall(_frame(_COMMAND, b"\x04PONG" + bytes(body[name_end + 2 :])))
                 continue
             parts.append(body)
             if not flags & _MORE:
-                return parts[0] if len(parts) == 1 else b"".join(parts)
+                return parts
+
+    def recv(self) -> bytes:
+        """The next message (its frames joined)."""
+        parts = self.recv_message()
+        return bytes(parts[0]) if len(parts) == 1 else b"".join(parts)
 
     def send(self, data: bytes) -> None:
         self._sock.sendall(_frame(0, data))
+
+    def send_parts(self, parts: list[Any]) -> None:
+        """Send one message of several frames; ``parts`` (bytes or 1-D byte views such as ``PickleBuffer.raw()``)
+        are sent from where they are, not copied."""
+        vectors: list[Any] = []
+        last = len(parts) - 1
+        for i, part in enumerate(parts):
+            view = memoryview(part)
+            vectors += (_header(0 if i == last else _MORE, view.nbytes), view)
+        while vectors:
+            sent = self._sock.sendmsg(vectors[:_IOV_MAX])
+            while vectors and sent >= len(vectors[0]):  # drop what went out, keep the rest of a partial send
+                sent -= len(vectors.pop(0))
+            if sent:
+                vectors[0] = memoryview(vectors[0])[sent:]
 
     def close(self) -> None:
         """Half-close, wait (bounded) for the parent to close its side, then close: no data is lost to a reset."""

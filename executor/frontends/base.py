@@ -8,17 +8,18 @@ done; a failed input fails the call without running it.
 
 from __future__ import annotations
 
-import atexit
 import os
+import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, Future
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from executor import graph, telemetry
-from executor.schedulers.base import Scheduler, fail
+from executor import telemetry
+from executor.frontends.live import live
+from executor.schedulers.results import fail
 from executor.tasks import dependencies
 from executor.tasks.batched import batched
 from executor.tasks.resources import ResourcePolicy, cost
@@ -26,27 +27,9 @@ from executor.tasks.serialize import dumps_call
 from executor.tasks.signature import accepted_names
 from executor.tasks.task import CacheEntry, Task
 
-_live: weakref.WeakSet[Scheduler] = weakref.WeakSet()
-
-
-def shutdown_all(cancel_futures: bool = False) -> int:
-    """Shut down every executor of this process that is still running and wait until its workers are gone.
-
-    For test runners and tools that must be sure no worker is alive (e.g. before coverage data are combined);
-    returns how many executors were still running.
-    """
-    schedulers = [s for s in list(_live) if s.alive]
-    for scheduler in schedulers:
-        scheduler.shutdown(cancel_futures=cancel_futures)
-    for scheduler in schedulers:
-        scheduler.join()
-    return len(schedulers)
-
-
-@atexit.register
-def _shutdown_at_exit() -> None:
-    """Executors nobody shut down finish their calls and stop their workers before the interpreter exits."""
-    shutdown_all()
+if TYPE_CHECKING:  # the scheduler modules are imported by the subclass, after it started its workers' template
+    from executor.graph import CallLog, PlotMode
+    from executor.schedulers.base import Scheduler
 
 
 class BaseExecutor(Executor):
@@ -69,11 +52,19 @@ class BaseExecutor(Executor):
         export_workflow_filename: str | None = None,
     ) -> None:
         # Plot mode (nothing runs, the graph is drawn at shutdown) or None; errors here, at construction.
-        self._graph = graph.plot_mode(plot_dependency_graph, plot_dependency_graph_filename, export_workflow_filename, disable_dependencies)
-        self._calls = graph.current()  # pytest --xlib-graph: record calls, states and durations (else None)
+        self._graph: PlotMode | None = None
+        if plot_dependency_graph or plot_dependency_graph_filename is not None or export_workflow_filename is not None:
+            from executor.graph import plot_mode  # only here: a fresh process need not import it to run calls
+
+            self._graph = plot_mode(plot_dependency_graph, plot_dependency_graph_filename, export_workflow_filename, disable_dependencies)
+        # pytest --xlib-graph: record calls, states and durations (else None).  Recording is switched on through
+        # executor.graph, so while nothing imported it no recording can be active.
+        recording = sys.modules.get("executor.graph.calls")
+        self._calls: CallLog | None = recording.current() if recording is not None else None  # type: ignore[attr-defined]
         if self._graph is not None:  # plot mode runs nothing: stop the workers the subclass may have started
             scheduler.shutdown(cancel_futures=True)
         self._scheduler = scheduler
+        self._created_in = os.getpid()
         self._cache_directory = cache_directory
         self._caches: dict[str, Any] = {}
         if cache_directory is not None:
@@ -84,12 +75,32 @@ class BaseExecutor(Executor):
         self._closed = False
         self._waiting: set[Future[Any]] = set()  # calls waiting for their input futures
         self._waiting_lock = threading.Lock()
-        _live.add(scheduler)
+        self._unfinished = 0  # submitted calls whose futures are not done yet (len(executor))
+        self._unfinished_lock = threading.Lock()
+        self._log_obj_size = bool(info.get("log_obj_size"))
+        live.add(scheduler)
         weakref.finalize(self, scheduler.shutdown, False)
 
     # ---- submission -------------------------------------------------------------------------------------
     def submit(self, fn: Callable[..., Any], /, *args: Any, resource_dict: dict[str, Any] | None = None, **kwargs: Any) -> Future[Any]:
         """Schedule ``fn(*args, **kwargs)`` and return its Future (see ``resource_dict`` keys in the docs)."""
+        if self._scheduler.forked:
+            raise RuntimeError(
+                f"this {type(self).__name__} was created in the parent process (pid {self._created_in}) and cannot "
+                f"run calls in a process forked from it (pid {os.getpid()}): its scheduler thread and sockets do "
+                "not exist here; create a new executor in the child process"
+            )
+        future = self._submit(fn, args, resource_dict, kwargs)
+        with self._unfinished_lock:
+            self._unfinished += 1
+        future.add_done_callback(self._finished)
+        return future
+
+    def _finished(self, _: Future[Any]) -> None:
+        with self._unfinished_lock:
+            self._unfinished -= 1
+
+    def _submit(self, fn: Callable[..., Any], args: tuple[Any, ...], resource_dict: dict[str, Any] | None, kwargs: dict[str, Any]) -> Future[Any]:
         if self._closed or (self._graph is None and not self._scheduler.accepting):
             raise RuntimeError("cannot schedule new futures after shutdown")
         if not callable(fn):
@@ -178,7 +189,9 @@ class BaseExecutor(Executor):
                 f"cannot send {_name(fn)}() to a worker: the function or one of its arguments cannot be pickled "
                 f"({type(error).__name__}: {error})"
             ) from error
-        return Task(future, payload, _name(fn), resources, cost(resources), resources.get("priority") or 0)
+        task = Task(future, payload, _name(fn), resources, cost(resources), resources.get("priority") or 0)
+        task.log_size = self._log_obj_size
+        return task
 
     def _inputs_done(self, future: Future[Any], fn: Callable[..., Any], args: Any, kwargs: Any, resources: dict[str, Any], inputs: list[Future[Any]]) -> None:
         with self._waiting_lock:
@@ -243,7 +256,8 @@ class BaseExecutor(Executor):
     # ---- properties ---------------------------------------------------------------------------------------
     @property
     def max_workers(self) -> int | None:
-        return self._info.get("max_workers")
+        """The executor's ``max_workers`` setting; ``None`` after shutdown (as executorlib)."""
+        return None if self._closed else self._info.get("max_workers")
 
     @max_workers.setter
     def max_workers(self, max_workers: int) -> None:
@@ -260,11 +274,22 @@ class BaseExecutor(Executor):
         return None
 
     def __len__(self) -> int:
-        with self._waiting_lock:
-            return len(self._waiting)
+        """The number of submitted calls not finished yet (waiting for inputs, queued or running)."""
+        with self._unfinished_lock:
+            return self._unfinished
 
     def __bool__(self) -> bool:
         return True
+
+
+# executorlib drops these from the settings it reports (they only shape how workers are started).
+_NOT_IN_INFO = ("threads_per_core", "gpus_per_core", "slurm_cmd_args")
+
+
+def executorlib_info(resources: Mapping[str, Any], **settings: Any) -> dict[str, Any]:
+    """The executor's ``info``: the same keys as executorlib's for the same executor (its resource_dict without
+    ``threads_per_core``, ``gpus_per_core`` and ``slurm_cmd_args``, then the executor's settings)."""
+    return {**{k: v for k, v in resources.items() if k not in _NOT_IN_INFO}, **settings}
 
 
 def _placeholder(_: Future[Any]) -> None:

@@ -127,16 +127,16 @@ class ClusterExecutor(BaseExecutor):
     def _parallel_prefix(self, cores: int, resources: dict[str, Any]) -> list[str]:
         raise NotImplementedError
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any, resource_dict: dict[str, Any] | None = None, **kwargs: Any) -> Future[Any]:
-        """Submit ``fn(*args, **kwargs)`` as one batch job; Futures of this executor among the arguments become
-        queue dependencies."""
+    def _submit(self, fn: Callable[..., Any], args: tuple[Any, ...], resource_dict: dict[str, Any] | None, kwargs: dict[str, Any]) -> Future[Any]:
+        """``fn(*args, **kwargs)`` as one batch job; Futures of this executor among the arguments become queue
+        dependencies."""
         if self._closed or (self._graph is None and not self._files.accepting):
             raise RuntimeError("cannot schedule new futures after shutdown")
         if not callable(fn):
             raise TypeError(f"submit() needs a callable as its first argument, got {fn!r}")
         if "resource_dict" in accepted_names(fn):
             raise ValueError(f"{_name(fn)}() has a parameter named 'resource_dict', which the executor reserves; rename the parameter")
-        resources = self._merge(self._defaults, resource_dict, stacklevel=3)
+        resources = self._merge(self._defaults, resource_dict, stacklevel=4)
         if self._graph is not None:
             return self._graph.submit(fn, args, kwargs)
         future: Future[Any] = Future()

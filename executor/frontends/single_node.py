@@ -12,12 +12,8 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-import cloudpickle
-
-from executor.frontends.base import BaseExecutor
+from executor.frontends.base import BaseExecutor, executorlib_info
 from executor.host import usable_cores
-from executor.schedulers.block import BlockScheduler
-from executor.schedulers.per_call import PerCallScheduler
 from executor.spawners import gpus
 from executor.spawners.launch import LocalLaunch
 from executor.tasks.resources import Limits, ResourcePolicy
@@ -27,6 +23,12 @@ def default_hostname_localhost(hostname_localhost: bool | None) -> bool:
     """As documented by executorlib: connect through ``localhost`` by default on macOS, whose firewall blocks
     connections to the machine's own host name."""
     return sys.platform == "darwin" if hostname_localhost is None else bool(hostname_localhost)
+
+
+def _dumps_init(init_function: Callable[[], dict[str, Any]]) -> bytes:
+    import cloudpickle  # here: importing it costs ~15 ms, which a fresh process need not pay before its first call
+
+    return cloudpickle.dumps((init_function, (), {}))
 
 
 def _positive_or_none(name: str, value: Any) -> None:
@@ -89,20 +91,28 @@ class SingleNodeExecutor(BaseExecutor):
                 stacklevel=2,
             )
         hostname_localhost = default_hostname_localhost(hostname_localhost)
-        capacity = max_cores or max_workers or usable_cores()
         resources = dict(resource_dict or {})
         if openmpi_oversubscribe:
             resources["openmpi_oversubscribe"] = True
         launch = LocalLaunch(type(self).__name__, coverage=worker_coverage)
-        policy = ResourcePolicy(resources, Limits(type(self).__name__, capacity, block_allocation, launch))
         if block_allocation:
-            workers = (max_cores // policy.default_cost) if max_cores else (max_workers or usable_cores() // policy.default_cost)
+            # As executorlib: max_workers workers, each with the executor's resource_dict (max_workers=2 with
+            # cores=2 runs two 2-rank workers); else max_cores // cores per worker; else what the CPUs allow.
+            # No core budget per call: a call cannot change its worker's cores.
+            policy = ResourcePolicy(resources, Limits(type(self).__name__, None, True, launch))
+            per_worker_cost = policy.default_cost
+            if max_workers is not None:
+                workers = max_workers
+            elif max_cores is not None:
+                workers = max_cores // per_worker_cost
+            else:
+                workers = max(1, usable_cores() // per_worker_cost)
             if workers < 1:
                 raise ValueError(
-                    f"max_cores={max_cores} is less than the {policy.default_cost} cores one worker needs "
-                    f"(cores x threads_per_core of resource_dict)"
+                    f"max_cores={max_cores} is less than the {per_worker_cost} cores one worker needs "
+                    f"(cores x threads_per_core of resource_dict); pass max_workers to set the number of workers"
                 )
-            init_payload = cloudpickle.dumps((init_function, (), {})) if init_function is not None else None
+            init_payload = _dumps_init(init_function) if init_function is not None else None
             per_worker = gpus.needed(policy.defaults)
             devices = launch.devices() if per_worker else []
             if per_worker and workers * per_worker > len(devices):
@@ -111,21 +121,40 @@ class SingleNodeExecutor(BaseExecutor):
                     f"offers {len(devices)}: {devices or 'none'}"
                 )
             worker_resources = {**policy.defaults, "cwd": self._absolute(policy.defaults.get("cwd"))}
-            scheduler: Any = BlockScheduler(launch, workers, policy.default_cost, worker_resources, init_payload, restart_limit)
+            settings: dict[str, Any] = {
+                "init_function": init_function,
+                "queue_join_on_shutdown": False,
+                "restart_limit": restart_limit,
+                "max_workers": workers,
+            }
         else:
-            workers = capacity
-            scheduler = PerCallScheduler(launch, capacity, policy.defaults)
-        info = {
-            "max_workers": workers,
-            "max_cores": max_cores,
-            "cache_directory": cache_directory,
-            "hostname_localhost": hostname_localhost,
-            "block_allocation": block_allocation,
-            "restart_limit": restart_limit,
-            "log_obj_size": log_obj_size,
-            "refresh_rate": refresh_rate,
-            **policy.defaults,
-        }
+            # One process per call: max_cores (else max_workers, else the CPUs) is the budget of cores in use.
+            capacity = max_cores or max_workers or usable_cores()
+            policy = ResourcePolicy(resources, Limits(type(self).__name__, capacity, False, launch))
+            settings = {"max_cores": max_cores, "max_workers": max_workers}
+        # Everything is checked: start the fork server's template now, so that its start-up overlaps with the
+        # rest (the scheduler thread imports pyzmq and binds the channel, the caller submits).
+        if not (block_allocation and int(policy.defaults.get("cores") or 1) > 1):
+            launch.prepare()  # (block workers of several ranks are MPI jobs: they never use the fork server)
+        try:
+            from executor.schedulers.block import BlockScheduler
+            from executor.schedulers.per_call import PerCallScheduler
+
+            if block_allocation:
+                scheduler: Any = BlockScheduler(launch, workers, policy.default_cost, worker_resources, init_payload, restart_limit)
+            else:
+                scheduler = PerCallScheduler(launch, capacity, policy.defaults)
+        except BaseException:
+            launch.close()
+            raise
+        info = executorlib_info(
+            policy.defaults,
+            cache_directory=cache_directory,
+            hostname_localhost=hostname_localhost,
+            log_obj_size=log_obj_size,
+            spawner=launch.spawner_class(policy.defaults),
+            **settings,
+        )
         try:
             super().__init__(
                 scheduler,
@@ -149,6 +178,8 @@ class SingleNodeExecutor(BaseExecutor):
 
     @property
     def max_workers(self) -> int | None:
+        if self._closed:
+            return None
         if self._block:
             return self._scheduler.workers  # type: ignore[attr-defined, no-any-return]
         return self._info.get("max_workers")

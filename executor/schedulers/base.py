@@ -22,7 +22,8 @@ from concurrent.futures import Future
 from typing import Any
 
 from executor.schedulers.loop import EventLoop
-from executor.schedulers.pool import Worker, WorkerPool
+from executor.schedulers.contracts import Worker
+from executor.schedulers.pool import WorkerPool
 from executor.schedulers.results import fail, fail_task
 from executor.spawners.launch import LaunchPolicy
 from executor.tasks.task import Task
@@ -36,10 +37,12 @@ class Scheduler:
     name = "scheduler"
 
     def __init__(self, launch: LaunchPolicy, resources: Mapping[str, Any]) -> None:
-        """``resources``: the executor's default (validated) resources; their spawner starts right away."""
+        """``resources``: the executor's default (validated) resources; their spawner starts as the loop
+        thread's first action (``WorkerPool.open``), so construction returns at once."""
         self.loop = EventLoop(self, self.name)
         self.pool = WorkerPool(self.loop, launch, self, resources)
         self.launch = launch
+        self.loop.post(self.pool.open)  # before anything a subclass posts
 
     def start(self) -> None:
         """Start the loop thread (a subclass calls this at the end of its ``__init__``)."""
@@ -69,6 +72,13 @@ class Scheduler:
     def join(self, timeout: float | None = None) -> bool:
         return self.loop.join(timeout)
 
+    def terminate(self, reason: str) -> list[str]:
+        return self.loop.terminate(reason)
+
+    @property
+    def forked(self) -> bool:
+        return self.loop.forked
+
     # ---- LoopPolicy (loop thread) ------------------------------------------------------------------------------
     def sources(self) -> dict[Any, Callable[[], None]]:
         return self.pool.sources()
@@ -87,6 +97,9 @@ class Scheduler:
 
     def close(self) -> None:
         self.pool.close()
+
+    def stop_running(self, reason: str) -> list[str]:
+        return self.pool.terminate(reason)
 
     # ---- PoolHooks (loop thread) -------------------------------------------------------------------------------
     def worker_ready(self, worker: Worker) -> None:

@@ -10,6 +10,8 @@ time, so they never queue up in one worker while another idles, and a higher-pri
 still starts before them.  Priorities order the calls not yet handed to a worker.  A worker that dies is replaced under
 the same ``executorlib_worker_id``; the call it was running is retried on the replacement up to
 ``restart_limit`` times, then fails with ``ExecutorlibSocketError``; the calls queued behind it are not lost.
+Worker 0 starts first, the others once it has connected: in a fresh process the first call then does not wait
+while the other workers start on the same cores.
 A worker whose ``init_function`` raised (INITERR) gets no calls; once every worker is in that state, queued calls
 fail with the init_function's own exception, its traceback saying which worker it came from.
 """
@@ -62,6 +64,7 @@ class BlockScheduler(Scheduler):
         self._start_failures = 0
         self._by_id: dict[int, Worker] = {}
         self._start_error: WorkerStartError | None = None
+        self._first_ready = False  # no worker has connected yet: only worker 0 is started
         super().__init__(launch, resources)
         self.post(lambda: self._resize(workers))
         self.start()
@@ -75,6 +78,8 @@ class BlockScheduler(Scheduler):
         self.post(lambda: self._resize(workers))
 
     def _resize(self, workers: int) -> None:
+        if not self._first_ready:  # the others once the first has connected (see worker_ready)
+            workers = min(workers, 1)
         for worker_id in range(workers):
             if worker_id not in self._by_id and not self.loop.stopping:
                 self._spawn(worker_id)
@@ -155,6 +160,9 @@ class BlockScheduler(Scheduler):
 
     def worker_ready(self, worker: Worker) -> None:
         self._start_failures = 0
+        if not self._first_ready:
+            self._first_ready = True
+            self._resize(self._target)
         if self._init_payload is not None:
             self.pool.send(worker, (m.INIT, self._init_payload))
 
@@ -172,6 +180,7 @@ class BlockScheduler(Scheduler):
             del self._by_id[worker.worker_id]
         if not worker.connected:
             self._start_failures += 1
+        lost = [task for task in lost if not task.future.done() or task is lost[0]]  # terminate() failed them
         if lost:
             running = lost[0]  # calls run in order: the first was running, the others had not started
             if running.future.done():  # stopped by its time limit: already failed, the rest go back

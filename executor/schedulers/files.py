@@ -74,6 +74,10 @@ class FileScheduler:
     # ---- front end (any thread) ---------------------------------------------------------------------------
     accepting = property(lambda self: self.loop.accepting)
     alive = property(lambda self: self.loop.alive)
+    forked = property(lambda self: self.loop.forked)
+
+    def terminate(self, reason: str, timeout: float = 5.0) -> list[str]:
+        return self.loop.terminate(reason, timeout)
 
     def track(self, future: Future[Any]) -> None:
         self.loop.track(future)
@@ -312,6 +316,18 @@ class FileScheduler:
 
     def stop(self) -> bool:
         return True
+
+    def stop_running(self, reason: str) -> list[str]:
+        """``terminate``: cancel every job now and fail its call with ``reason``."""
+        stopped = []
+        for call in list(self.calls.values()) + list(self.blocked):
+            if call.job is not None:
+                self.adapter.cancel(call.job)
+                stopped.append(f"queue job {call.job} of {call_name(call)}")
+            self.calls.pop(call.future, None)
+            fail(call.future, RuntimeError(f"stopped: {reason}"))
+        self.blocked.clear()
+        return stopped
 
     def fail_all(self, error: BaseException) -> None:
         for call in list(self.calls.values()) + list(self.blocked):

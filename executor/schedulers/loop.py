@@ -11,11 +11,15 @@ Layer: schedulers (no channel, no spawner: the policy brings its own event sourc
                                                     │  - queued tasks: a heap by (-priority, submission)
                                                     ┘  - after each wake-up: fire timers, policy.pump()
 
-The thread never sleeps on a fixed interval: it wakes when a message, a process exit, a submission or a timer
+The thread imports pyzmq itself, first thing (its poller waits on ZeroMQ sockets and fds alike), so that
+building an executor does not wait for that import.  The thread never sleeps on a fixed interval: it wakes when a message, a process exit, a submission or a timer
 needs it.  Every future the executor hands out is counted until it is done (``track``, plus the queue and the
 policy's ``busy()``); a shutdown waits for that, then lets the policy stop its workers (``stop()`` until it
 returns True; bounded by the policy's own timers) and ``close()`` everything.  If the loop itself fails, every
 pending future fails with a clear error instead of staying pending.
+
+``terminate``: queued calls cancelled, the policy's ``stop_running`` fails running ones and kills their workers,
+then as ``shutdown``.  In a forked child (``forked``) the thread does not exist: ``shutdown``/``join`` do nothing.
 """
 
 from __future__ import annotations
@@ -26,44 +30,19 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-import zmq
-
+from executor.schedulers.contracts import LoopPolicy
 from executor.schedulers.results import fail
 from executor.tasks.task import Task
 
+if TYPE_CHECKING:
+    import zmq
 
-class LoopPolicy(Protocol):
-    """What the loop calls, always on its own thread.  A policy decides which queued task runs where."""
 
-    def sources(self) -> Mapping[Any, Callable[[], None]]:
-        """Readable things to wait on (fds, ZeroMQ sockets) and what to call when one is readable; asked again
-        after every wake-up, so a source may come and go."""
-        ...
-
-    def pump(self) -> None:
-        """Hand queued tasks (``loop.queue``) to workers, as far as they fit; called after every wake-up."""
-        ...
-
-    def busy(self) -> bool:
-        """Whether calls are still running (a shutdown waits for them)."""
-        ...
-
-    def stop(self) -> bool:
-        """Shutdown, all calls done: stop the workers (bounded); called after every wake-up until it returns
-        ``True`` (everything stopped)."""
-        ...
-
-    def fail_all(self, error: BaseException) -> None:
-        """The loop broke: fail every call the policy holds."""
-        ...
-
-    def close(self) -> None:
-        """Last call, also after a failure: kill what is left and release processes, sockets and files."""
-        ...
+_POLLIN = 1  # zmq.POLLIN (also select.POLLIN), a plain int so that importing this module does not import pyzmq
 
 
 class EventLoop:
@@ -88,6 +67,7 @@ class EventLoop:
         self._finished = threading.Event()
         self._broken_error: RuntimeError | None = None  # set if the loop itself failed
         self._thread = threading.Thread(target=self._run, name=f"executor-{name}", daemon=True)
+        self._pid = os.getpid()
 
     def start(self) -> None:
         self._thread.start()
@@ -121,10 +101,38 @@ class EventLoop:
 
     def shutdown(self, cancel_futures: bool) -> None:
         self.accepting = False  # set here, in the caller's thread: submit() refuses from now on
+        if self.forked:  # the wake pipe is shared with the parent's loop, which this child must not disturb
+            return
         self.post(lambda: self._begin_close(cancel_futures))
+
+    def terminate(self, reason: str, timeout: float = 5.0) -> list[str]:
+        """Stop accepting calls, cancel queued ones and stop running ones now (``LoopPolicy.stop_running``); return
+        what was stopped.  The loop then ends as after ``shutdown``: ``join`` waits for the workers to be gone."""
+        self.accepting = False
+        if not self.alive or self.forked:
+            return []
+        stopped: list[str] = []
+        handled = threading.Event()
+
+        def action() -> None:
+            try:
+                self._begin_close(cancel_futures=True)
+                stopped.extend(getattr(self.policy, "stop_running", lambda _: [])(reason))  # optional in a policy
+            finally:
+                handled.set()
+
+        self.post(action)
+        handled.wait(timeout)
+        return stopped
+
+    @property
+    def forked(self) -> bool:  # in a child forked from the process that built this loop
+        return os.getpid() != self._pid
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait until the loop has ended and every worker and socket is gone (and the thread has exited)."""
+        if self.forked:  # nothing of the loop exists in a forked child: nothing to wait for
+            return True
         if not self._finished.wait(timeout):
             return False
         if threading.current_thread() is not self._thread:
@@ -133,7 +141,7 @@ class EventLoop:
 
     @property
     def alive(self) -> bool:
-        return not self._finished.is_set()
+        return not self._finished.is_set() and not self.forked
 
     def _wake(self) -> None:
         if not self._wake_pending:
@@ -161,11 +169,15 @@ class EventLoop:
         heapq.heappush(self.queue, (-task.priority, task.seq, task))
 
     def _run(self) -> None:
-        poller = zmq.Poller()
-        poller.register(self._wake_r, zmq.POLLIN)
         handlers: dict[Any, Callable[[], None]] = {}
         wake_r = self._wake_r
         try:
+            # Imported here, on this thread: pyzmq takes ~27 ms to import, which a fresh process then spends
+            # while the caller goes on and the fork server's template starts (see docs/performance.md).
+            import zmq
+
+            poller = zmq.Poller()
+            poller.register(self._wake_r, zmq.POLLIN)
             while True:
                 handlers = self._register(poller, handlers)
                 for source, _ in poller.poll(self._poll_timeout()):
@@ -201,7 +213,7 @@ class EventLoop:
             for source in registered.keys() - current.keys():
                 poller.unregister(source)
             for source in current.keys() - registered.keys():
-                poller.register(source, zmq.POLLIN)
+                poller.register(source, _POLLIN)
         return dict(current)
 
     def _poll_timeout(self) -> int | None:

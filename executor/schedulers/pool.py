@@ -19,86 +19,65 @@ import functools
 import itertools
 import os
 import signal
+import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from executor import telemetry
 from executor.channel import messages as m
+from executor.channel import oob
 from executor.channel.framing import new_key
-from executor.channel.parent import ParentChannel
-from executor.errors import RunTimeLimitError
+from executor.errors import CallStoppedError, RunTimeLimitError
+from executor.schedulers.contracts import PoolHooks, Worker
 from executor.schedulers.loop import EventLoop
-from executor.schedulers.results import describe_exit, fail, fail_task, resolve, start_failure_error, store_in_cache
+from executor.schedulers.results import SIZE_LOG, deliver, describe_exit, fail, fail_task, resolve, start_failure_error
 from executor.spawners.base import CONNECT_TIMEOUT, Exited, Spawned, Spawner, Started, WorkerSpec
 from executor.spawners.launch import LaunchPolicy
 from executor.tasks.task import Task
+
+if TYPE_CHECKING:
+    from executor.channel.parent import ParentChannel
 
 # A worker's last RESULT can still be inside the ZeroMQ I/O thread when the spawner reports its exit; wait this
 # long for it before declaring the call lost (the issue allows 2 s from death to failed future).
 EXIT_GRACE = 0.25
 # Workers asked to stop get this long to finish before they are killed.
 STOP_TIMEOUT = 5.0
-
-
-@dataclass(eq=False)
-class Worker:
-    identity: bytes
-    worker_id: int
-    cost: int
-    spawner: Spawner
-    ref: str | None = None  # the launcher's name for it ("process 1234", "job 42"), for messages
-    started: bool = False  # really running (not waiting in a queue)
-    connected: bool = False
-    stopping: bool = False
-    dead: bool = False
-    reason: str | None = None  # why the pool killed it (a start-up bound), for the error
-    init_error: bytes | None = None  # init_function failed in it (a RESULT-style failure payload)
-    inflight: deque[Task] = field(default_factory=deque)
-    devices: list[str] = field(default_factory=list)  # GPUs given to it (CUDA_VISIBLE_DEVICES)
-    prefetch: int = 1  # calls it may hold (block allocation adapts this to its time per call)
-    per_call: float | None = None  # moving average of seconds per call
-    last_done: float = 0.0
-
-
-class PoolHooks(Protocol):
-    """How the pool tells its policy what happened (loop thread)."""
-
-    def worker_ready(self, worker: Worker) -> None:
-        """``worker`` connected (HELLO) and may get calls."""
-        ...
-
-    def task_done(self, worker: Worker, task: Task) -> None:
-        """``task`` resolved from ``worker``'s RESULT."""
-        ...
-
-    def worker_lost(self, worker: Worker, lost: list[Task], how: str) -> None:
-        """``worker`` ended; ``lost`` are its unfinished calls in order (the first was running)."""
-        ...
+# terminate(): SIGTERM to a busy worker's process group (a measured worker saves its coverage), SIGKILL after this.
+TERMINATE_GRACE = 1.0
 
 
 class WorkerPool:
     """Workers, their channel and their spawners; loop thread only (plus construction)."""
 
     def __init__(self, loop: EventLoop, launch: LaunchPolicy, hooks: PoolHooks, resources: Mapping[str, Any]) -> None:
+        """Cheap: the channel and the default spawner are made by ``open()``, the loop thread's first action."""
         self.loop = loop
         self.launch = launch
         self.hooks = hooks
         self._key = new_key()
-        self.channel = ParentChannel(
-            self._key, remote_workers=launch.remote_workers, hostname_localhost=launch.hostname_localhost
-        )
+        self._resources = resources
+        self.channel: ParentChannel = None  # type: ignore[assignment]  # set by open(), before any other use
+        self.opened = threading.Event()  # set once open() has run (whether or not it succeeded)
         self.workers: dict[bytes, Worker] = {}
         self._spawners: list[tuple[Spawner, Callable[[], None]]] = []
         self._identities = itertools.count()
         self._stop_asked = False
+
+    def open(self) -> None:
+        """Loop thread, first thing: bind the channel (this imports pyzmq) and get the default spawner, whose
+        workers may then connect.  Runs on the loop thread so that construction returns at once and the
+        import overlaps with whatever the launch policy started early (the fork server's template)."""
         try:
-            self.spawner_for(resources)  # e.g. the fork server starts now, while the caller goes on
-        except BaseException:
-            self.channel.close()
-            raise
+            from executor.channel.parent import ParentChannel
+
+            self.channel = ParentChannel(
+                self._key, remote_workers=self.launch.remote_workers, hostname_localhost=self.launch.hostname_localhost
+            )
+            self.spawner_for(self._resources)
+        finally:
+            self.opened.set()
 
     def spawner_for(self, resources: Mapping[str, Any]) -> Spawner:
         spawner = self.launch.spawner(resources, self.channel.address, self._key)
@@ -113,7 +92,7 @@ class WorkerPool:
 
     # ---- LoopPolicy parts -------------------------------------------------------------------------------
     def sources(self) -> dict[Any, Callable[[], None]]:
-        current: dict[Any, Callable[[], None]] = {self.channel.socket: self._on_messages}
+        current: dict[Any, Callable[[], None]] = {} if self.channel is None else {self.channel.socket: self._on_messages}
         for spawner, handler in self._spawners:
             fd = spawner.fileno()
             if fd >= 0:
@@ -136,14 +115,40 @@ class WorkerPool:
             for task in worker.inflight:
                 fail(task.future, error)
 
+    def terminate(self, reason: str) -> list[str]:
+        """Fail every call held by a worker with ``CallStoppedError`` and kill those workers' process trees
+        (SIGTERM, SIGKILL after ``TERMINATE_GRACE``); return one line per call."""
+        stopped: list[str] = []
+        for worker in list(self.workers.values()):
+            held = [task for task in worker.inflight if not task.future.done()]
+            if not held:
+                continue
+            where = f"worker {worker.ref}" if worker.ref else "a worker"
+            for position, task in enumerate(held):
+                state = "running" if position == 0 and worker.connected else "queued"
+                stopped.append(f"{task.fn_name}() [{state} in {where}]")
+                fail_task(task, CallStoppedError(f"{task.fn_name}() was stopped before it returned: {reason}"))
+            worker.stopping = True  # not replaced, and its calls are not retried
+            worker.spawner.kill(worker.identity, signal.SIGTERM)
+            self.loop.after(TERMINATE_GRACE, functools.partial(self._kill_if_alive, worker))
+        return stopped
+
+    def _kill_if_alive(self, worker: Worker) -> None:
+        if not worker.dead and worker.identity in self.workers:
+            worker.spawner.kill(worker.identity, signal.SIGKILL)
+
     def close(self) -> None:
         for worker in self.workers.values():
             worker.spawner.kill(worker.identity, signal.SIGKILL)
         try:
             for spawner, _ in self._spawners:
                 spawner.close()
+            release = getattr(self.launch, "close", None)  # what it started early but never handed out
+            if release is not None:
+                release()
         finally:
-            self.channel.close()
+            if self.channel is not None:
+                self.channel.close()
 
     def _kill_remaining(self) -> None:
         for worker in self.workers.values():
@@ -213,9 +218,7 @@ class WorkerPool:
             if kind == m.RESULT:
                 if worker.inflight and worker.inflight[0].task_id == message[1]:
                     task = worker.inflight.popleft()
-                    if task.cache is not None and message[2]:
-                        store_in_cache(task, message[3])
-                    resolve(task, message[2], message[3])
+                    deliver(task, message[2], message[3])
                     results += 1
                     if worker.inflight:
                         self.started(worker)
@@ -245,6 +248,8 @@ class WorkerPool:
         now = time.monotonic()
         for task in tasks:
             task.sent_at = now
+            if task.log_size:
+                SIZE_LOG.warning("Send dictionary of size: %d", oob.size(task.payload))
         self.channel.send(worker.identity, (m.CALLS, [(t.task_id, t.payload) for t in tasks]))
         if starts:
             self.started(worker)

@@ -8,7 +8,6 @@ the GPUs ``nvidia-smi`` lists, else none.  Each running call gets distinct devic
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Mapping
 
@@ -19,6 +18,8 @@ def visible_devices() -> list[str]:
     declared = os.environ.get("CUDA_VISIBLE_DEVICES")
     if declared is not None:
         return [d.strip() for d in declared.split(",") if d.strip() and d.strip() != "NoDevFiles"]
+    import shutil  # here: only a call that asks for GPUs pays for importing it
+
     smi = shutil.which("nvidia-smi")
     if smi is None:
         return []

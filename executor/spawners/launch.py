@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from executor.spawners import gpus, mpiexec
+from executor.spawners import gpus
 from executor.spawners.base import Spawner
 from executor.spawners.environment import worker_environment
 from executor.spawners.local import ForkServerSpawner
@@ -26,6 +26,9 @@ class LaunchPolicy(Protocol):
 
     remote_workers: bool  # workers may run on other hosts: the channel binds to an address they can reach
     hostname_localhost: bool  # ... unless this asks for loopback anyway (executorlib's hostname_localhost)
+    assigns_gpus: bool  # the launcher hands out GPUs itself (srun --gpus-per-task): the scheduler counts none
+    frees_on_exit: bool  # a call's slots free when its worker has exited, not at its result (SLURM gives a job's
+    # CPUs back only when the job ends: an srun started earlier would wait in the queue for them)
 
     def unsupported(self, resources: Mapping[str, Any]) -> str | None:
         """Why this backend cannot honour ``resources`` (validated, merged), else ``None``; may raise
@@ -50,6 +53,8 @@ class LocalLaunch:
 
     remote_workers = False
     hostname_localhost = True
+    assigns_gpus = False
+    frees_on_exit = False
 
     def __init__(self, executor_name: str = "SingleNodeExecutor", coverage: bool | None = None) -> None:
         self._name = executor_name
@@ -63,8 +68,22 @@ class LocalLaunch:
             self._devices = gpus.visible_devices()
         return self._devices
 
+    def prepare(self) -> None:
+        """Start the fork server's template now, before the channel exists: its start-up (an interpreter and
+        the worker's imports, ~25 ms) then overlaps with the caller's own work and the channel's pyzmq import.
+        ``spawner()`` hands it its address later."""
+        if self._fork is None:
+            self._fork = ForkServerSpawner(coverage=self._coverage)
+
+    def close(self) -> None:
+        """Stop a template started by ``prepare()`` even if no pool took it (closing twice is harmless)."""
+        if self._fork is not None:
+            self._fork.close()
+
     def unsupported(self, resources: Mapping[str, Any]) -> str | None:
         if resources.get("cores", 1) > 1:
+            from executor.spawners import mpiexec  # only MPI calls pay for importing the launcher machinery
+
             mpiexec.require_mpi()  # ImportError naming the 'mpi' extra, raised at submit()
         message = local_unsupported(resources, self._name)
         if message is None and gpus.needed(resources) > len(self.devices()):
@@ -79,12 +98,24 @@ class LocalLaunch:
         env = worker_environment(resources)
         return {**env, **gpus.environment(devices)} if devices else env
 
+    def spawner_class(self, resources: Mapping[str, Any]) -> type:
+        """The class ``spawner(resources, ...)`` returns (executorlib's ``info["spawner"]``), starting nothing."""
+        if int(resources.get("cores") or 1) == 1:
+            return ForkServerSpawner
+        from executor.spawners import mpiexec
+
+        return mpiexec.MpiExecSpawner
+
     def spawner(self, resources: Mapping[str, Any], address: str, key: bytes) -> Spawner:
         if int(resources.get("cores") or 1) == 1:
             if self._fork is None:
                 self._fork = ForkServerSpawner(address, key, coverage=self._coverage)
+            else:
+                self._fork.configure(address, key)  # started early by prepare(): now it learns where to connect
             return self._fork
         if self._mpi is None:
+            from executor.spawners import mpiexec
+
             self._mpi = mpiexec.MpiExecSpawner(address, key, coverage=self._coverage)
         return self._mpi
 

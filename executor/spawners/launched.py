@@ -13,8 +13,10 @@ Everything else lives here, once:
 
 - ``Popen`` in a session of its own, so a time limit or a shutdown stops the whole tree (launcher, its proxies,
   every rank) with one ``killpg``;
-- the worker's configuration (address, identity, secret) travels in an environment variable the worker removes
-  before running anything, never on the command line;
+- the worker's configuration (address, identity) travels in an environment variable the worker removes before
+  running anything, never on the command line; the secret too, unless ``key_in_file`` (ranks on this host:
+  ``mpiexec``): then it is in a file only this user can read, which rank 0 removes once read (a process's
+  initial environment stays readable in ``/proc/<pid>/environ``), and which is removed at exit in any case;
 - one waiter thread per worker waits for the launcher to exit and reports ``Exited`` through a pipe the
   scheduler polls (``fileno()``), with the failure a rank left in the *failure file* before aborting the job
   (see ``executor.worker.mpi``) and, with ``capture_stderr``, the tail of the launcher's stderr (still
@@ -61,6 +63,7 @@ class LaunchedSpawner:
     name = "launcher"  # for messages
     starts_at_launch = True  # False: the subclass calls report_started() when the launcher says so
     capture_stderr = False  # True: keep the launcher's stderr tail for the Exited event (still forwarded)
+    key_in_file = False  # True: the secret in a private file, not the environment (every rank on this host)
 
     def __init__(self, address: str, key: bytes, coverage: bool | None = None, *, start_timeout: float | None = None) -> None:
         self.start_timeout = start_timeout
@@ -84,6 +87,13 @@ class LaunchedSpawner:
     def on_stderr_line(self, identity: bytes, line: str) -> None:
         """Called (waiter thread) for each stderr line when ``capture_stderr``; may call ``report_started``."""
 
+    def exit_report(self, identity: bytes, returncode: int, tail: list[str]) -> tuple[int, str | None]:
+        """The worker's exit code and what the launcher said, for the ``Exited`` event (waiter thread, after the
+        launcher exited): by default the launcher's own code and the tail of its stderr.  A subclass may read
+        its launcher's way of reporting a signal (srun: 128 + n), keep only the launcher's own lines, or say
+        why it stopped the launcher."""
+        return returncode, "".join(tail).strip() or None
+
     # ---- helpers for subclasses -----------------------------------------------------------------------------
     @staticmethod
     def worker_command(spec: WorkerSpec) -> list[str]:
@@ -97,6 +107,18 @@ class LaunchedSpawner:
     def failure_file(self, identity: bytes) -> str:
         return os.path.join(self._dir, identity.hex())
 
+    def key_file(self, identity: bytes) -> str:
+        return os.path.join(self._dir, identity.hex() + ".key")
+
+    def _write_key(self, identity: bytes) -> str:
+        path = self.key_file(identity)  # in our mkdtemp directory (mode 0700), itself 0600
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, self._key)
+        finally:
+            os.close(fd)
+        return path
+
     # ---- Spawner --------------------------------------------------------------------------------------------
     def fileno(self) -> int:
         return self._events_r
@@ -109,7 +131,8 @@ class LaunchedSpawner:
         config = {
             "address": self._address,
             "identity": spec.identity,
-            "key": self._key,
+            "key": None if self.key_in_file else self._key,
+            "key_file": self._write_key(spec.identity) if self.key_in_file else None,
             "worker_id": spec.worker_id,
             "one_shot": spec.one_shot,
             "sys_path": absolute_sys_path(),
@@ -144,6 +167,10 @@ class LaunchedSpawner:
         code = job.wait()
         if reader is not None:
             reader.join(_READER_JOIN)
+        try:
+            os.remove(self.key_file(identity))  # rank 0 never started, or died before reading it
+        except OSError:
+            pass
         path = self.failure_file(identity)
         try:
             with open(path, "rb") as file:
@@ -151,7 +178,7 @@ class LaunchedSpawner:
             os.remove(path)
         except OSError:
             failure = None
-        message = "".join(tail).strip() or None
+        code, message = self.exit_report(identity, code, list(tail))
         with self._lock:
             self._jobs.pop(identity, None)
         self._emit(("exited", identity, code, failure, message))

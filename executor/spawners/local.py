@@ -1,7 +1,9 @@
 """Local workers, forked from a pre-imported template process (``executor.worker.forkserver``).
 
-The template is started when the executor is built, so by the time the first call arrives it is (nearly)
-ready.  The parent keeps the template's environment, working directory and ``sys.path`` in step with its own
+The template is started when the executor is built, before the channel exists (``LocalLaunch.prepare``):
+its start-up (an interpreter and the worker's imports) then overlaps with the executor's own work, and
+``configure()`` hands it the channel's address and secret once the scheduler thread has bound it.  So by the
+time the first call arrives it is (nearly) ready.  The parent keeps the template's environment, working directory and ``sys.path`` in step with its own
 before each fork, so a worker sees what a freshly started ``python`` would see from the caller, at the
 moment of the call.
 
@@ -47,18 +49,31 @@ class ForkServerSpawner:
 
     start_timeout: float | None = None  # a fork starts at once: Started comes with Spawned
 
-    def __init__(self, address: str, key: bytes, coverage: bool | None = None) -> None:
+    def __init__(self, address: str | None = None, key: bytes | None = None, coverage: bool | None = None) -> None:
+        """Start the template now; without ``address`` and ``key`` it cannot fork workers until ``configure()``
+        gives them (so it can start before the channel is bound, see ``LocalLaunch.prepare``)."""
         self._coverage = coverage  # see SingleNodeExecutor(worker_coverage=...)
         self._measurement = measure_workers(coverage)
         spec = None if self._measurement is None else self._measurement.spec
-        self._config = {"address": address, "key": key, "coverage": spec}
+        self._config: dict[str, Any] = {"coverage": spec}
         self._reader = MessageReader()
         self._pids: dict[bytes, int] = {}
         self._pending: dict[bytes, WorkerSpec] = {}  # requested, not yet reported spawned
         self._kill_on_spawn: dict[bytes, int] = {}
         self._sent: dict[str, Any] = {}
         self._losses = 0
+        self._closed = False
+        self.generation = 0  # bumped whenever the environment, cwd or sys.path sent to the template changes
         self._start()
+        if address is not None and key is not None:
+            self.configure(address, key)
+
+    def configure(self, address: str, key: bytes) -> None:
+        """Tell the template where workers connect and the channel's secret (once; later calls are ignored)."""
+        if "address" not in self._config:
+            self._config.update(address=address, key=key)
+            # The secret travels through the pipe, never on the command line or in the environment.
+            write_message(self._requests, ("config", {"address": address, "key": key}))
 
     def _start(self) -> None:
         read_fd, write_fd = os.pipe()
@@ -76,7 +91,8 @@ class ForkServerSpawner:
         self._sent = {}
         if self._config["coverage"] is not None:
             self._sync("path", absolute_sys_path())  # so that the template imports the coverage this process runs
-        # The secret travels through the pipe, never on the command line or in the environment.
+        # The coverage spec first, on its own: the template starts importing coverage (~90 ms) as soon as it
+        # reads it, while this process is still binding the channel.  A restarted template gets all at once.
         write_message(self._requests, ("config", self._config))
 
     def fileno(self) -> int:
@@ -86,6 +102,7 @@ class ForkServerSpawner:
         if self._sent.get(kind) != value:
             write_message(self._requests, (kind, value))
             self._sent[kind] = value
+            self.generation += 1  # workers forked before this saw something else
 
     def in_sync(self) -> bool:
         """Whether workers forked now would see the same environment, cwd and sys.path as the last ones."""
@@ -93,6 +110,8 @@ class ForkServerSpawner:
         return sent.get("path") == absolute_sys_path() and sent.get("cwd") == os.getcwd() and sent.get("env") == dict(os.environ)
 
     def spawn(self, spec: WorkerSpec) -> None:
+        if "address" not in self._config:
+            raise RuntimeError("ForkServerSpawner.spawn() before configure(): the template does not know the channel")
         if self._losses >= _MAX_TEMPLATE_LOSSES:
             raise SpawnerBroken(
                 f"the worker template process ({sys.executable}) exited {self._losses} times before it was ready; "
@@ -130,7 +149,10 @@ class ForkServerSpawner:
 
     def _coverage_off(self, problem: str) -> None:
         """The template or a worker could not start coverage: warn once, and let later workers run unmeasured."""
-        warn_once(problem)
+        try:
+            warn_once(problem)
+        except Exception as raised:  # warnings are errors: still never into the scheduler thread
+            sys.stderr.write(f"executor: {raised}\n")
         if self._config["coverage"] is not None:
             self._config["coverage"] = None
             write_message(self._requests, ("coverage", None))
@@ -161,6 +183,9 @@ class ForkServerSpawner:
 
     def close(self) -> None:
         """Close the request pipe (the template then stops its children and exits) and wait for it, bounded."""
+        if self._closed:
+            return
+        self._closed = True
         if self._events < 0:
             return
         try:

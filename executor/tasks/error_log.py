@@ -10,15 +10,16 @@ from __future__ import annotations
 import datetime
 import fcntl
 import os
-import pickle
 import traceback
 from typing import Any
 
+from executor.channel import oob
 
-def record(fn_name: str, payload: bytes, error: BaseException) -> str:
+
+def record(fn_name: str, payload: oob.Pickled, error: BaseException) -> str:
     """The text of one record: time, function, arguments and the (worker-side) traceback."""
     try:
-        _, args, kwargs = pickle.loads(payload)
+        _, args, kwargs = oob.loads(payload)
         arguments = f"args: {args!r}\nkwargs: {kwargs!r}\n"
     except Exception as unpickling_error:  # keep the record even if the inputs do not load here
         arguments = f"args/kwargs: (could not be loaded: {unpickling_error!r})\n"
@@ -43,5 +44,5 @@ def append(path: str | os.PathLike[str], text: str) -> None:
         os.close(fd)  # closing releases the lock
 
 
-def log_failure(path: Any, fn_name: str, payload: bytes, error: BaseException) -> None:
+def log_failure(path: Any, fn_name: str, payload: oob.Pickled, error: BaseException) -> None:
     append(path, record(fn_name, payload, error))

@@ -120,7 +120,7 @@ class Limits:
     """What an executor can give one call."""
 
     executor: str  # class name, for messages
-    capacity: int  # slots (cores * threads) available at once
+    capacity: int | None  # slots (cores * threads) available at once; None: no budget (block allocation)
     block_allocation: bool
     launch: Honours  # says why the backend cannot honour some resources
 
@@ -165,7 +165,7 @@ class ResourcePolicy:
 
     def _check_capacity(self, resources: dict[str, Any]) -> None:
         need = cost(resources)
-        if need > self.limits.capacity:
+        if self.limits.capacity is not None and need > self.limits.capacity:
             raise ValueError(
                 f"a call asking for cores={resources['cores']} x threads_per_core={resources['threads_per_core']} "
                 f"= {need} cores can never run on this {self.limits.executor}, which may use {self.limits.capacity} "

@@ -10,7 +10,8 @@ class FutureSelector(Future):  # type: ignore[type-arg]
     """A Future that resolves to ``source.result()[selector]`` (or fails as ``source`` fails).
 
     It is a real Future of its own, chained to the source with a done-callback, so it can be awaited,
-    passed as an argument to ``submit()`` and given to ``concurrent.futures.wait``.
+    passed as an argument to ``submit()`` and given to ``concurrent.futures.wait``.  ``set_result(value)`` sets
+    the source's result, as executorlib's does; this future then holds ``value[selector]``.
     """
 
     def __init__(self, future: Future[Any], selector: int | str) -> None:
@@ -29,9 +30,14 @@ class FutureSelector(Future):  # type: ignore[type-arg]
             return
         result = source.result()
         try:
-            self.set_result(None if result is None else result[self._selector])
+            Future.set_result(self, None if result is None else result[self._selector])
         except Exception as lookup_error:
             self.set_exception(lookup_error)
+
+    def set_result(self, result: Any) -> None:
+        """Set the *source's* result (as executorlib's selector, which forwards to its future): this future and
+        its siblings then resolve to their items, ``set_result([1, 2])`` with selector 1 giving ``2``."""
+        self._source.set_result(result)
 
     def __repr__(self) -> str:
         return f"<FutureSelector [{self._selector!r}] of {self._source!r}>"

@@ -16,11 +16,12 @@ would silently send registered modules by reference, to workers that may not be 
 from __future__ import annotations
 
 import pickle
+import sys
 import warnings
 from collections.abc import Collection
 from typing import Any
 
-import cloudpickle
+from executor.channel import oob
 
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 
@@ -28,6 +29,8 @@ _PROTOCOL = pickle.HIGHEST_PROTOCOL
 def by_value_registry() -> Collection[str] | None:
     """The names of modules registered with ``cloudpickle.register_pickle_by_value`` (a live set), or ``None``
     (with one warning) if this cloudpickle keeps them elsewhere."""
+    import cloudpickle
+
     registry = getattr(getattr(cloudpickle, "cloudpickle", None), "_PICKLE_BY_VALUE_MODULES", None)
     if isinstance(registry, (set, frozenset, dict)):
         return registry
@@ -41,16 +44,39 @@ def by_value_registry() -> Collection[str] | None:
     return None
 
 
-_REGISTRY = by_value_registry()
+_NOT_LOOKED_UP: Any = object()
+# Looked up once cloudpickle is imported.  Importing it costs ~15 ms, which a fresh process should not pay before
+# its first call unless that call needs it; and until something imported cloudpickle, nothing can have been
+# registered by value.
+_REGISTRY: Collection[str] | None = _NOT_LOOKED_UP
 
 
-def dumps_call(obj: Any) -> bytes:
-    if _REGISTRY is None:
-        return cloudpickle.dumps(obj, protocol=_PROTOCOL)
+def _registry() -> Collection[str] | None:
+    global _REGISTRY
+    if _REGISTRY is _NOT_LOOKED_UP:
+        if "cloudpickle" not in sys.modules:
+            return ()
+        _REGISTRY = by_value_registry()
+    return _REGISTRY
+
+
+def _cloudpickle_dumps(obj: Any) -> oob.Pickled:
+    import cloudpickle
+
+    return oob.split(cloudpickle.dumps, obj)
+
+
+def dumps_call(obj: Any) -> oob.Pickled:
+    """Pickle ``(fn, args, kwargs)``; large buffers (NumPy arrays) stay out of band, referenced, not copied
+    (``executor.channel.oob``): a call's arguments must not be changed until it has been sent."""
+    registry = _registry()
+    if registry is None:
+        return _cloudpickle_dumps(obj)
     try:
-        data = pickle.dumps(obj, protocol=_PROTOCOL)
+        data = oob.split(pickle.dumps, obj)
     except Exception:
-        return cloudpickle.dumps(obj, protocol=_PROTOCOL)
-    if b"__main__" in data or any(name.encode() in data for name in _REGISTRY):
-        return cloudpickle.dumps(obj, protocol=_PROTOCOL)
+        return _cloudpickle_dumps(obj)
+    body = data[0] if isinstance(data, tuple) else data
+    if b"__main__" in body or any(name.encode() in body for name in registry):
+        return _cloudpickle_dumps(obj)
     return data

@@ -27,7 +27,7 @@ class CacheEntry:
 @dataclass(eq=False)
 class Task:
     future: Future[Any]
-    payload: bytes  # cloudpickle of (fn, args, kwargs), made in the caller's thread
+    payload: Any  # (cloud)pickle of (fn, args, kwargs), made in the caller's thread: bytes or (bytes, buffers)
     fn_name: str
     resources: dict[str, Any]  # validated and merged; never the caller's dict
     cost: int = 1  # slots: cores * threads_per_core
@@ -35,6 +35,7 @@ class Task:
     attempts: int = 0  # how often a worker died while running it
     sent_at: float = 0.0  # monotonic time it was sent to a worker
     cache: CacheEntry | None = None  # where to store the result (cache miss)
+    log_size: bool = False  # log_obj_size: log the pickled size of its inputs and output
     dispatched: bool = False  # its future was set running (a requeued call keeps that state)
     task_id: int = field(default_factory=lambda: next(_ids))
 

@@ -14,19 +14,19 @@ if TYPE_CHECKING:  # typing costs every worker ~4 ms at start-up; annotations ar
     from collections.abc import Callable
     from typing import Any
 
+from executor.channel import oob
 from executor.tasks.signature import accepted_names
 
-_DUMPS_PROTOCOL = 5  # pickle.HIGHEST_PROTOCOL on every supported Python (3.10+)
 
-
-def dumps(value: Any) -> bytes:
-    """Pickle ``value``: plain pickle first (fast), cloudpickle for what plain pickle cannot do."""
+def dumps(value: Any) -> oob.Pickled:
+    """Pickle ``value``: plain pickle first (fast), cloudpickle for what plain pickle cannot do; large buffers
+    (NumPy arrays) out of band (``executor.channel.oob``)."""
     try:
-        return pickle.dumps(value, protocol=_DUMPS_PROTOCOL)
+        return oob.split(pickle.dumps, value)
     except Exception:
         import cloudpickle
 
-        return cloudpickle.dumps(value, protocol=_DUMPS_PROTOCOL)
+        return oob.split(cloudpickle.dumps, value)
 
 
 def inject(fn: Callable[..., Any], kwargs: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -36,27 +36,37 @@ def inject(fn: Callable[..., Any], kwargs: dict[str, Any], extra: dict[str, Any]
     return {**kwargs, **added} if added else kwargs
 
 
-def failure(error: BaseException) -> bytes:
-    """Pickle ``(exception, traceback text)``; degrade to a RuntimeError carrying the text if needed."""
+def failure(error: BaseException) -> oob.Pickled:
+    """Pickle ``(exception, traceback text)``.  An exception that does not survive the round trip (cannot be
+    pickled, or not re-created from its pickle) is replaced by a ``RemoteError`` naming its type and message."""
     import traceback  # imported on the first failure only (the fork server pre-imports it when idle)
 
     tb = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     error.__traceback__ = None
     try:
-        return dumps((error, tb))
-    except Exception as pickling_error:
-        stand_in = RuntimeError(f"{type(error).__qualname__}: {error} (the exception could not be pickled: {pickling_error})")
+        data = dumps((error, tb))
+        oob.loads(data)  # what the parent will do: an __init__ with other arguments than its args fails here
+        return data
+    except Exception as problem:
+        from executor.errors import RemoteError
+
+        kind = type(error)
+        try:
+            message = str(error)
+        except Exception:
+            message = "<str() of the exception failed>"
+        stand_in = RemoteError(f"{kind.__module__}.{kind.__qualname__}", message, f"{type(problem).__name__}: {problem}")
         return dumps((stand_in, tb))
 
 
-def run(payload: bytes, extra: dict[str, Any]) -> tuple[bool, bytes]:
+def run(payload: oob.Pickled, extra: dict[str, Any]) -> tuple[bool, oob.Pickled]:
     """Unpickle ``(fn, args, kwargs)`` from ``payload``, call it and return ``(ok, data)``.
 
     ``SystemExit`` is not caught: a function that calls ``sys.exit()`` ends its worker, as it would end any
     process, and the parent reports the lost call.
     """
     try:
-        fn, args, kwargs = pickle.loads(payload)
+        fn, args, kwargs = oob.loads(payload)
         if extra:
             kwargs = inject(fn, kwargs, extra)
         value = fn(*args, **kwargs)

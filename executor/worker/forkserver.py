@@ -3,14 +3,16 @@
 Starting a Python worker from scratch costs ~25 ms here (interpreter start and imports); forking this template
 costs ~1 ms, and every worker is still a fresh process of its own.  The template:
 
-* reads requests from stdin (a pipe only the parent holds): the channel config first, then ``spawn``, ``env``,
-  ``cwd``, ``path``, ``kill`` and ``coverage``;
+* reads requests from stdin (a pipe only the parent holds): ``config`` first (in two parts when the parent
+  starts it before binding its channel: the coverage spec at once, the channel's address and secret later;
+  ``spawn`` only comes after both), then ``spawn``, ``env``, ``cwd``, ``path``, ``kill`` and ``coverage``;
 * reports ``ready``, ``spawned``, ``exited`` and ``coverage_off`` events on the file descriptor named on its
   command line;
 * when the config carries a coverage spec (the parent is measured), imports coverage and checks the spec once,
   without measuring itself; each worker starts coverage right after the fork (``executor.coverage``).  Without
   a spec nothing about coverage is imported, here or in workers;
-* reaps its children on SIGCHLD (through the signal wake-up fd, so it sleeps until something happens);
+* reaps its children on SIGCHLD (through the signal wake-up fd, so it sleeps until something happens); it is
+  their subreaper, and kills what a killed worker left behind (``executor.worker.reaper``);
 * uses idle time to import modules workers will likely need (cloudpickle), so no worker pays for them;
 * when the parent goes away (EOF on stdin), terminates its children and exits.
 
@@ -32,6 +34,7 @@ if TYPE_CHECKING:  # typing costs every worker ~4 ms at start-up; annotations ar
 
 from executor.channel.pipe import MessageReader, write_message
 from executor.worker import calls as _calls  # noqa: F401  - pre-import for the children
+from executor.worker import reaper
 from executor.worker.loop import WorkerConfig, serve
 
 _WARM_IMPORTS = ["cloudpickle", "traceback", "ctypes"]
@@ -93,16 +96,19 @@ class _Template:
             pass
 
     def _reap(self) -> None:
-        while self.children:
+        while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                return
+                break
             if pid == 0:
-                return
+                break
             identity = self.children.pop(pid, None)
             if identity is not None:
                 self.emit("exited", identity, pid, os.waitstatus_to_exitcode(status))
+        # Orphans of a worker that was killed (a daemon its call started) were re-parented to this subreaper:
+        # they end with their worker.  Their own orphans come here next, and are killed at the next SIGCHLD.
+        reaper.kill_adopted(self.children)
 
     def _read_requests(self) -> bool:
         chunk = os.read(self.request_fd, 1 << 16)
@@ -114,9 +120,9 @@ class _Template:
 
     def _handle(self, request: tuple[Any, ...]) -> None:
         kind = request[0]
-        if kind == "config":
-            self.config = request[1]
-            if self.config.get("coverage"):
+        if kind == "config":  # in parts: the coverage spec at once, the channel's address and key when bound
+            self.config.update(request[1])
+            if request[1].get("coverage"):
                 from executor.coverage import worker as coverage_worker
 
                 problem = coverage_worker.prepare(self.config["coverage"])
@@ -162,6 +168,7 @@ class _Template:
         code = 1
         try:
             os.setsid()  # a session (and process group) of its own: a time limit stops the call's whole tree
+            reaper.adopt_orphans()  # and what detaches from it (a daemon) stays its child: see executor.worker.reaper
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             if self.config.get("coverage"):
@@ -213,6 +220,7 @@ class _Template:
                 os.waitpid(pid, 0)
             except (ProcessLookupError, ChildProcessError):
                 pass
+        reaper.end_descendants()  # and what this subreaper adopted from them
 
 
 def _start_coverage(spec: str, event_fd: int) -> None:
@@ -247,6 +255,10 @@ def _finish(code: int) -> None:
     try:
         atexit._run_exitfuncs()
     finally:
+        try:
+            reaper.end_descendants()  # nothing the worker's calls started outlives it
+        except Exception:
+            pass
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
@@ -256,6 +268,7 @@ def _finish(code: int) -> None:
 
 
 def main() -> None:
+    reaper.adopt_orphans()  # also imports ctypes (Linux) before the first fork, for the workers' prctl calls
     event_fd = int(sys.argv[1])
     reader = MessageReader()
     template = _Template(0, event_fd)

@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # typing costs every worker ~4 ms at start-up; annotations ar
     from typing import Any
 
 from executor.channel import messages as m
+from executor.channel import oob
 from executor.channel.framing import worker_framer
 from executor.channel.zmtp import Dealer
 from executor.worker.calls import failure, run
@@ -63,20 +64,34 @@ def serve(
     the socket (tests' in-process workers keep a handle on it)."""
     framer = worker_framer(config.key)
     sock = connect(config.address, config.identity, timeout=_CONNECT_TIMEOUT)
-    raw_send, raw_recv = sock.send, sock.recv
+    raw_send, raw_recv = sock.send, sock.recv_message
 
     def send(message: tuple[Any, ...]) -> None:
-        raw_send(framer.seal(pickle.dumps(message, protocol=5)))
+        buffers: list[Any] = []  # a result's large buffers (oob): frames of their own, tag over all parts
+        body = pickle.dumps(message, protocol=5, buffer_callback=buffers.append)
+        if buffers:
+            views = [buffer.raw() for buffer in buffers]
+            sock.send_parts([framer.seal_parts(body, views), *views])
+        else:
+            raw_send(framer.seal(body))
+
+    def receive() -> Any:
+        """The next message from our parent, or ``None`` for a message that is not authentic (never unpickled)."""
+        frames = raw_recv()
+        if len(frames) == 1:
+            body = framer.open(frames[0])
+            return None if body is None else pickle.loads(body)
+        body = framer.open_parts(frames[0], frames[1:])
+        return None if body is None else pickle.loads(body, buffers=frames[1:])
 
     extra: dict[str, Any] = {"executorlib_worker_id": config.worker_id, **config.extra}
     init_error: bytes | None = None
     try:
         send((m.HELLO, os.getpid()))
         while True:
-            body = framer.open(raw_recv())
-            if body is None:
+            message = receive()
+            if message is None:
                 continue  # not from our parent: never unpickled
-            message = pickle.loads(body)
             kind = message[0]
             if kind == m.CALLS:
                 for task_id, payload in message[1]:
@@ -90,7 +105,7 @@ def serve(
             elif kind == m.INIT:
                 ok, data = runner("init", message[1], {"executorlib_worker_id": config.worker_id})
                 if ok:
-                    value = pickle.loads(data)
+                    value = oob.loads(data)
                     if isinstance(value, dict):
                         extra.update(value)
                     else:

@@ -11,11 +11,11 @@ result into its calls.
 from __future__ import annotations
 
 import os
-import pickle
 import sys
 from typing import Any, NoReturn
 
-from executor.worker.mpi_config import CONFIG_VARIABLE
+from executor.channel import oob
+from executor.worker.mpi_config import load_config, take_key
 from executor.worker.calls import dumps, run
 
 
@@ -27,30 +27,35 @@ def _start_coverage() -> None:
     start_from_environment()
 
 
-def _combine(outcomes: list[tuple[bool, bytes]]) -> tuple[bool, bytes]:
+def _combine(outcomes: list[tuple[bool, oob.Pickled]]) -> tuple[bool, oob.Pickled]:
     for ok, data in outcomes:
         if not ok:
             return ok, data
-    return True, dumps([pickle.loads(data) for _, data in outcomes])
+    return True, dumps([oob.loads(data) for _, data in outcomes])
 
 
 def main() -> None:
-    # Set by our own parent (whoever can set this process's environment can run code in it anyway).
-    config = pickle.loads(bytes.fromhex(os.environ.pop(CONFIG_VARIABLE)))  # the key must not reach user code
+    config = load_config()  # see mpi_config: removed before any call runs; rank 0 reads the key from its file
     sys.path[:] = config["sys_path"]
     _start_coverage()
     from mpi4py import MPI
 
     from executor.worker.loop import WorkerConfig, serve
 
+    from executor.worker import reaper
+
+    reaper.adopt_orphans()  # nothing a call starts on any rank outlives the worker (executor.worker.reaper)
     comm = MPI.COMM_WORLD
     if comm.Get_rank() != 0:
-        follow(comm, config["worker_id"], config["failure_file"])
+        try:
+            follow(comm, config["worker_id"], config["failure_file"])
+        finally:
+            reaper.end_descendants()
         return
 
     failure_file = config["failure_file"]
 
-    def on_all_ranks(kind: str, payload: bytes, extra: dict[str, Any]) -> tuple[bool, bytes]:
+    def on_all_ranks(kind: str, payload: oob.Pickled, extra: dict[str, Any]) -> tuple[bool, oob.Pickled]:
         comm.bcast((kind, payload))
         outcome = run(payload, extra)
         if kind == "call" and not outcome[0]:
@@ -63,7 +68,7 @@ def main() -> None:
             WorkerConfig(
                 address=config["address"],
                 identity=config["identity"],
-                key=config["key"],
+                key=take_key(config),
                 worker_id=config["worker_id"],
                 one_shot=config["one_shot"],
             ),
@@ -71,14 +76,15 @@ def main() -> None:
         )
     finally:
         comm.bcast(None)  # release the other ranks
+        reaper.end_descendants()
 
 
-def abort_with(comm: Any, failure_file: str, failure: bytes) -> NoReturn:
+def abort_with(comm: Any, failure_file: str, failure: oob.Pickled) -> NoReturn:
     """A call raised on this rank: the other ranks may be waiting for it in a collective and would wait forever.
     Leave the failure where the parent looks when the job ends, then abort the whole job."""
     partial = f"{failure_file}.{comm.Get_rank()}.tmp"
     with open(partial, "wb") as file:
-        file.write(failure)
+        file.write(oob.in_band(failure))
     try:
         os.link(partial, failure_file)  # the first failing rank wins; later ones find the file there
     except OSError:
@@ -104,7 +110,7 @@ def follow(comm: Any, worker_id: int, failure_file: str) -> None:
         if kind == "call" and not outcome[0]:
             abort_with(comm, failure_file, outcome[1])
         if kind == "init" and outcome[0]:
-            value = pickle.loads(outcome[1])
+            value = oob.loads(outcome[1])
             if isinstance(value, dict):
                 extra.update(value)
         comm.gather(outcome)

@@ -115,3 +115,21 @@ def test_a_constructor_that_fails_leaves_no_process(monkeypatch) -> None:
     with pytest.raises(ImportError, match=r"\[cache\]"):
         SingleNodeExecutor(cache_directory="somewhere")
     assert xprocs.eventually(lambda: not xprocs.children() - before, 5.0), xprocs.children() - before
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_channel_that_cannot_be_bound_fails_the_calls_and_stops_the_template(mode, monkeypatch) -> None:
+    """The channel is bound on the scheduler thread, after construction started the fork server's template:
+    if binding fails, calls fail with that error and the template does not outlive the executor."""
+    from executor.channel import parent
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError("no port left to bind (test)")
+
+    monkeypatch.setattr(parent.ParentChannel, "__init__", refuse)
+    with nothing_left_behind():
+        ex = SingleNodeExecutor(max_workers=1, block_allocation=mode == "block")
+        future = ex.submit(xcalls.identity, 1)
+        with pytest.raises(RuntimeError, match="no port left to bind"):
+            future.result(timeout=10)
+        ex.shutdown(wait=True)

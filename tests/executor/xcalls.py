@@ -160,6 +160,18 @@ class UnpicklableError(Exception):
         self.lock = threading.Lock()
 
 
+class TwoArgumentError(Exception):
+    """Pickles, but cannot be re-created from its pickle: ``args`` holds one message, ``__init__`` needs two."""
+
+    def __init__(self, a, b):
+        super().__init__(f"needs {a} and {b}")
+        self.a, self.b = a, b
+
+
+def raise_two_argument_error(a, b):
+    raise TwoArgumentError(a, b)  # the line the traceback must show
+
+
 def raise_unpicklable():
     raise UnpicklableError("carries a lock")
 
@@ -211,3 +223,50 @@ def init_raises():
 
 def init_not_a_dict():
     return ["not", "a", "dict"]
+
+
+def start_child(directory):
+    """Start a long ``sleep`` child and return without waiting for it; its pid is written to ``directory``."""
+    import subprocess
+
+    child = subprocess.Popen(["sleep", "600"])
+    Path(directory, f"child-{child.pid}").touch()
+    return child.pid
+
+
+def start_daemon(directory):
+    """Start a daemon the classic way (fork, setsid, fork again; the middle process exits) and return its pid
+    once it has written it to ``directory``: it is in no process group of the worker's."""
+    ready_r, ready_w = os.pipe()
+    middle = os.fork()
+    if middle == 0:
+        os.setsid()
+        if os.fork() == 0:
+            Path(directory, f"daemon-{os.getpid()}").touch()
+            os.write(ready_w, str(os.getpid()).encode())
+            time.sleep(600)
+        os._exit(0)
+    os.close(ready_w)
+    os.waitpid(middle, 0)
+    pid = int(os.read(ready_r, 32))
+    os.close(ready_r)
+    return pid
+
+
+def start_then_sleep(starter, directory, seconds=600):
+    """Start a child or daemon (``starter``: a function name of this module), then sleep."""
+    globals()[starter](directory)
+    time.sleep(seconds)
+# ---- big payloads (out-of-band buffers) ------------------------------------------------------------------------
+def add_one_in_place(array):
+    """Change the received array in place (it must be writable) and send it back."""
+    array += 1
+    return array
+
+
+def arrays_in_and_out(a, b, *, c, small):
+    """Several arrays each way, nested, large and small, C and Fortran order."""
+    import numpy
+
+    return {"sums": (float(a.sum()), float(b.sum()), float(c.sum())), "a2": a * 2, "parts": [b.T, numpy.asfortranarray(c)],
+            "small": small + 1, "raw": bytes(200_000)}  # fmt: skip

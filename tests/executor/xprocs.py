@@ -65,19 +65,26 @@ def max_overlap(intervals: Iterable[tuple[float, float]]) -> int:
 
 
 # ---- the few private attributes the tests need (kept here so a refactoring updates one place) -------------------
+def _pool(executor):
+    """The executor's worker pool, once its scheduler thread has bound the channel (it does so first thing)."""
+    pool = executor._scheduler.pool
+    assert pool.opened.wait(30), "the executor's scheduler thread did not open its channel within 30 s"
+    return pool
+
+
 def channel_address(executor) -> str:
     """The address workers connect to (``tcp://host:port``)."""
-    return executor._scheduler.pool.channel.address
+    return _pool(executor).channel.address
 
 
 def rejected_frames(executor) -> int:
     """How many incoming frames the executor dropped as not authentic."""
-    return executor._scheduler.pool.channel.rejected
+    return _pool(executor).channel.rejected
 
 
 def channel_secret(executor) -> bytes:
-    return executor._scheduler.pool.channel._framer._key
+    return _pool(executor).channel._framer._key
 
 
 def fork_server_pid(executor) -> int:
-    return executor._scheduler.pool.spawners[0].process.pid
+    return _pool(executor).spawners[0].process.pid

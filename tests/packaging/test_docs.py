@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 from types import ModuleType
 
@@ -45,3 +46,16 @@ def test_the_site_lists_every_page_of_docs() -> None:
     nav = (ROOT / "mkdocs.yml").read_text()
     for page in (ROOT / "docs").rglob("*.md"):
         assert str(page.relative_to(ROOT / "docs")) in nav, page
+
+
+def test_the_start_up_table_is_rendered_from_the_benchmarks_results_file() -> None:
+    """The cold/warm figures in docs/performance.md are benchmarks/results/startup.json as benchmarks/startup.py
+    renders it (with the load it was measured under): one source, no figure edited by hand."""
+    spec = importlib.util.spec_from_file_location("startup_benchmark", ROOT / "benchmarks" / "startup.py")
+    assert spec is not None and spec.loader is not None
+    startup = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(startup)
+    results = json.loads((ROOT / "benchmarks" / "results" / "startup.json").read_text())
+    assert set(results["medians_ms"]) == set(startup.CASES) and len(results["load"]) == 2
+    assert all({"cold", "cold_cpu", "warm"} <= set(figures) for figures in results["medians_ms"].values())
+    assert startup.render(results) in (ROOT / "docs" / "performance.md").read_text()

@@ -145,15 +145,25 @@ def test_unknown_implementation_is_a_usage_error(
     result.stderr.fnmatch_lines(["*XLIB_IMPL=dask: unknown implementation 'dask'; valid: reference, executorlib*"])
 
 
-def test_later_backend_without_its_module_is_not_available_yet(pytester: pytest.Pytester, run) -> None:
-    pytester.makepyfile(PASSING)
-    result = run("--xlib-backend=mock-flux")
-    if result.ret == 0:  # pragma: no cover - the mock-flux issue has landed
-        pytest.fail("pytest_executorlib.mocks.flux exists now: replace this test by a mock-flux run")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(
-        ["*backend 'mock-flux' is not available yet (module pytest_executorlib.mocks.flux does not exist)*"]
+def test_mock_flux_backend_runs_the_session_inside_a_mock_instance(pytester: pytest.Pytester, run) -> None:
+    pytester.makepyfile(
+        """
+        import os, shutil, subprocess
+
+        def test_flux_is_the_mock_instance():
+            import flux, flux.job
+            assert os.environ["FLUX_URI"].startswith("local://")
+            assert "mocks" in flux.__file__
+            handle = flux.Flux()
+            jobid = flux.job.submit(handle, flux.job.JobspecV1.from_command(["true"]))
+            assert flux.job.result(handle, jobid).result == "COMPLETED"
+            out = subprocess.run(["flux", "jobs", "-a", "--no-header"], capture_output=True, text=True, check=True)
+            assert out.stdout.split()[0] == str(jobid)
+        """
     )
+    result = run("--xlib-backend=mock-flux")
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    result.stdout.fnmatch_lines(["xlib: backend=mock-flux (command line)*"])
 
 
 def test_mock_slurm_backend_puts_the_mock_on_path(pytester: pytest.Pytester, run) -> None:

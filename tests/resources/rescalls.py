@@ -163,3 +163,10 @@ def fail_on_rank_while_others_wait(bad_rank):
         raise RankError(f"rank {bad_rank} failed on purpose")
     comm.barrier()
     return comm.Get_rank()
+
+
+def array_times_rank(array):
+    """Each rank sends back the (large) array times its rank + 1."""
+    from mpi4py import MPI
+
+    return array * (MPI.COMM_WORLD.Get_rank() + 1)

@@ -10,7 +10,6 @@ import rescalls
 from reshelpers import needs_mpi, shut_down_within
 
 from executor import SingleNodeExecutor
-from executor.spawners import gpus
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -24,7 +23,7 @@ def two_devices(monkeypatch):
 @pytest.fixture
 def no_nvidia_smi(monkeypatch):
     real = shutil.which
-    monkeypatch.setattr(gpus.shutil, "which", lambda name, *a, **k: None if name == "nvidia-smi" else real(name, *a, **k))
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None if name == "nvidia-smi" else real(name, *a, **k))
 
 
 def test_concurrent_calls_get_distinct_devices(executors, two_devices):

@@ -65,8 +65,26 @@ def cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cluster]
     from pytest_executorlib.mocks.slurm import MockSlurm
 
     with MockSlurm(tmp_path / "mock", nodes=1, cpus_per_node=4, gpus_per_node=0) as mock:
-        made = Cluster("mock", dict(mock.environ()), workdir)
+        made = Cluster("mock", dict(mock.environ()), workdir, mock=mock)
         try:
             yield made
         finally:
             made.cleanup()
+
+
+@pytest.fixture
+def slurm(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> Cluster:
+    """``cluster``'s environment applied to this process, outside any allocation: ``SlurmJobExecutor`` reads
+    ``os.environ`` and its sruns inherit it (the SLURM executor tests, tests/slurm/test_slurm_executor.py)."""
+    for name in [n for n in os.environ if n.startswith(_ALLOCATION_VARIABLES)]:
+        monkeypatch.delenv(name)  # the tests decide whether they run inside an allocation
+    for name, value in cluster.env.items():
+        if os.environ.get(name) != value and not name.startswith(_ALLOCATION_VARIABLES):
+            monkeypatch.setenv(name, value)
+    return cluster
+
+
+_ALLOCATION_VARIABLES = (
+    "SLURM_JOB", "SLURM_STEP", "SLURM_NTASKS", "SLURM_NPROCS", "SLURM_CPUS", "SLURM_NNODES", "SLURM_NODELIST",
+    "SLURM_PROCID", "SLURM_LOCALID", "SLURM_NODEID", "SLURMD_NODENAME",
+)  # fmt: skip

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from pytest_executorlib.slurm_probe import probe_sinfo
 
@@ -83,6 +83,7 @@ class Cluster:
     partition: str = ""
     user: str = ""
     procs: list[subprocess.Popen[str]] = field(default_factory=list)
+    mock: Any = None  # the MockSlurm (its control API) when kind == "mock"
 
     def __post_init__(self) -> None:
         info = self.run("sinfo", "--noheader", "--format=%P|%N", timeout=10)

@@ -172,6 +172,8 @@ class FakeLaunch:
 
     remote_workers = False
     hostname_localhost = True
+    assigns_gpus = False
+    frees_on_exit = False
 
     def __init__(self, factory: Any = None, **spawner_options: Any) -> None:
         self._factory = factory or FakeSpawner

@@ -23,6 +23,7 @@ import threading  # noqa: E402
 import time  # noqa: E402
 
 gate = threading.Event()
+entered = threading.Event()  # a call is waiting at the gate
 lock = threading.Lock()
 running = 0
 most_running = 0
@@ -33,6 +34,7 @@ attempts: dict[str, int] = {}
 def reset() -> None:
     global running, most_running
     gate.clear()
+    entered.clear()
     running = most_running = 0
     order.clear()
     attempts.clear()
@@ -50,6 +52,7 @@ def busy(seconds: float) -> None:
 
 
 def wait_for_gate() -> None:
+    entered.set()
     assert gate.wait(60), "the test never opened the gate"
 
 

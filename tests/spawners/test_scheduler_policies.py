@@ -70,6 +70,27 @@ def test_per_call_runs_at_most_capacity_calls_at_once(built) -> None:
     # workers alive may briefly exceed the capacity: only running calls are bounded)
 
 
+def test_per_call_starts_no_spare_before_the_first_call_is_served(built) -> None:
+    """In a fresh process the first call's worker must not share the cores with spares starting beside it."""
+    launch = FakeLaunch()
+    policy = ResourcePolicy(None, Limits("FakeExecutor", 2, False, launch))
+    built.append(_executor(PerCallScheduler(launch, 2, policy.defaults, spares=2), policy))
+    first = built[-1].submit(spawncalls.wait_for_gate)
+    assert spawncalls.entered.wait(WAIT)
+    assert launch.spawner_ is not None and len(launch.spawner_.spawned) == 1, "only the first call's worker"
+    spawncalls.gate.set()
+    first.result(timeout=WAIT)
+    _until(lambda: len(launch.spawner_.spawned) == 3)  # then the two spares
+
+
+def test_block_allocation_still_starts_every_worker_when_the_first_starts_alone(built) -> None:
+    launch = FakeLaunch()
+    ex = block(built, launch, workers=3)
+    assert ex.submit(abs, -1).result(timeout=WAIT) == 1
+    _until(lambda: launch.spawner_ is not None and len(launch.spawner_.spawned) == 3)
+    assert sorted(spec.worker_id for spec in launch.spawner_.spawned) == [0, 1, 2]
+
+
 def test_per_call_starts_queued_calls_by_priority(built) -> None:
     ex = per_call(built, FakeLaunch(), capacity=1)
     blocker = ex.submit(spawncalls.wait_for_gate)

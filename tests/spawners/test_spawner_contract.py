@@ -1,5 +1,5 @@
-"""The spawner contract: one behaviour suite, run against every spawner (fork server, mpiexec, the fake; srun and
-flux must pass it too: add them to ``SPAWNERS``).
+"""The spawner contract: one behaviour suite, run against every spawner (fork server, mpiexec, srun on the real
+SLURM, flux on the mock flux, the fake).
 
 What a scheduler relies on: a spawned worker is reported (``Spawned`` with a launcher-neutral ``ref``), then
 ``Started``, then it connects (HELLO) with the identity it was given; a worker that ends is reported once with
@@ -29,6 +29,7 @@ from executor.host import mpiexec_path
 from executor.spawners.base import Exited, Spawned, Started, WorkerSpec
 from executor.spawners.local import ForkServerSpawner
 from executor.spawners.mpiexec import MpiExecSpawner
+from executor.spawners.srun_command import SINFO_FORMAT
 
 WAIT = 60.0  # bound on every wait for an event or a message (a slow, shared CI machine)
 
@@ -39,9 +40,60 @@ def _mpiexec(address: str, key: bytes) -> Any:
     return MpiExecSpawner(address, key)
 
 
+def _srun(address: str, key: bytes) -> Any:
+    """The srun spawner on the real SLURM that answers here (``SLURM_CONF``, else ci/start-slurm.sh's)."""
+    import subprocess
+
+    from executor.spawners.srun import SrunSpawner
+
+    try:
+        answer = subprocess.run(["sinfo", "--noheader", f"--format={SINFO_FORMAT}"], capture_output=True, text=True, timeout=10)
+        why = None if answer.returncode == 0 else answer.stderr.strip()
+    except (OSError, subprocess.TimeoutExpired) as error:
+        why = str(error)
+    if why is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true: no real SLURM answers sinfo ({why})")
+        pytest.skip(f"no real SLURM answers sinfo here ({why}); start one with: bash ci/start-slurm.sh")
+    return SrunSpawner(address, key)
+
+
+class _FluxSpawner:
+    """A FluxSpawner in a mock flux instance of its own, stopped with the spawner."""
+
+    def __new__(cls, address: str, key: bytes) -> Any:
+        import shutil
+        import tempfile
+
+        from pytest_executorlib.mocks.flux.instance import MockFlux
+
+        from executor.spawners.flux import FluxSpawner
+
+        instance = MockFlux(tempfile.mkdtemp(prefix="xlib-contract-flux-"), cores_per_node=2).__enter__()
+        instance.activate()
+        try:
+            spawner = FluxSpawner(address, key)
+        except BaseException:
+            instance.stop()
+            raise
+        close = spawner.close
+
+        def close_both() -> None:
+            try:
+                close()
+            finally:
+                instance.stop()
+                shutil.rmtree(instance.root, ignore_errors=True)
+
+        spawner.close = close_both  # type: ignore[method-assign]
+        return spawner
+
+
 SPAWNERS: dict[str, Callable[[str, bytes], Any]] = {
     "forkserver": ForkServerSpawner,
     "mpiexec": _mpiexec,
+    "srun": _srun,
+    "flux": _FluxSpawner,  # on the mock flux
     "fake": FakeSpawner,
 }
 IN_PROCESS = {"fake"}  # workers without a process of their own
@@ -104,7 +156,9 @@ class Harness:
 
 
 @pytest.fixture(params=list(SPAWNERS))
-def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
+def harness(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
+    if request.param == "srun":  # the SLURM_CONF of ci/start-slurm.sh unless one is set; srun inherits it
+        monkeypatch.setenv("SLURM_CONF", os.environ.get("SLURM_CONF") or "/tmp/xlib-slurm/slurm.conf")
     h = Harness(request.param)
     yield h
     h.close()

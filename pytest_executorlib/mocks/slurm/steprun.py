@@ -109,7 +109,11 @@ def run(cluster: common.Cluster, step: Step, stdout: int | None, stderr: int | N
     envs = _task_envs(step)
     nodes = [node for node, _ in envs]
     sel = selectors.DefaultSelector()
-    pmi = PMIServer(len(envs), f"kvs_{step.job['id']}_{step.step_id}", _mapping(step.placement))
+    # MPICH names its shared-memory segments after the kvsname, and a rank killed by a signal leaves its segment
+    # in /dev/shm.  Job ids restart at 1 in every mock cluster, so a kvsname of job and step alone would meet
+    # such a stale segment in a later cluster (MPI_Init then fails with "Message truncated"): add a nonce.
+    kvsname = f"kvs_{step.job['id']}_{step.step_id}_{os.urandom(4).hex()}"
+    pmi = PMIServer(len(envs), kvsname, _mapping(step.placement))
     pgid = 0
     running: dict[int, tuple[int, int]] = {}  # pidfd -> (rank, pid)
     forward: dict[int, tuple[int, bytes]] = {}  # read end of a task's stdout/stderr pipe -> (1 or 2, partial line)

@@ -1,0 +1,1 @@
+"""``flux.core`` of the mock flux package."""
