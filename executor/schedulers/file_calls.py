@@ -115,12 +115,19 @@ def submit_options(call: FileCall) -> tuple[str, dict[str, Any]]:
     return workdir, options
 
 
-def read_outcome(call: FileCall) -> tuple[Any, BaseException | None]:
-    """``(value, None)`` or ``(None, error)`` from the call's ``_o.h5``; FileNotFoundError while there is none."""
+def read_outcome(call: FileCall, cached: bool = False) -> tuple[Any, BaseException | None]:
+    """``(value, None)`` or ``(None, error)`` from the call's ``_o.h5``; FileNotFoundError while there is none.
+
+    ``cached``: a file found before submitting.  An error without a ``runtime`` never ran: executorlib stores a
+    refused submission that way, for ever; it is removed here and the call submitted again.
+    """
     try:
-        content = store.read_file(call.stem + "_o.h5", ("output", "error"))
+        content = store.read_file(call.stem + "_o.h5", ("output", "error", "runtime"))
         if "output" in content.datasets:
             return content.load("output"), None
+        if cached and "runtime" not in content.datasets:
+            remove(call.stem + "_o.h5")
+            raise FileNotFoundError(call.stem + "_o.h5")
         return None, content.load("error")
     except FileNotFoundError:
         raise

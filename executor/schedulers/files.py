@@ -136,7 +136,7 @@ class FileScheduler:
         except Exception as error:
             fail(call.future, error)
             return
-        if self._finish(call):
+        if self._finish(call, cached=True):
             return  # cache hit
         for parent in parents:
             parent.children.append(call)
@@ -228,10 +228,10 @@ class FileScheduler:
             self._poll_at = time.monotonic() + self._delay
             self.loop.after(self._delay, self._poll)
 
-    def _finish(self, call: FileCall) -> bool:
+    def _finish(self, call: FileCall, cached: bool = False) -> bool:
         """Resolve ``call`` from its ``_o.h5`` if there is one."""
         try:
-            value, error = read_outcome(call)
+            value, error = read_outcome(call, cached)
         except FileNotFoundError:
             return False
         self.calls.pop(call.future, None)

@@ -234,3 +234,15 @@ def test_cores_2_runs_the_call_on_two_mpi_ranks_with_srun_inside_the_job(slurm, 
         assert exe.submit(mpi_rank, resource_dict={"cores": 2}).result(timeout=60) == [(0, 2), (1, 2)]
     steps = [c.argv for c in slurm.calls("srun")]
     assert steps and steps[0][:4] == ["-n", "2", "--mpi=pmi2", sys.executable]
+
+
+def test_a_refused_submission_executorlib_cached_is_submitted_again(slurm, cache: str) -> None:
+    """executorlib stores a refused sbatch as the call's error (no runtime: it never ran); we do not serve it."""
+    from executor.cache import store
+
+    os.makedirs(cache)
+    refused = subprocess.CalledProcessError(1, "sbatch", output="sbatch: error: invalid partition specified: (null)")
+    store.write_file(os.path.join(cache, task_key(add, [2, 2], {}) + "_o.h5"), {"function": store.pickle_value(add), "error": store.pickle_value(refused)})
+    with SlurmClusterExecutor(cache_directory=cache, resource_dict=PART) as exe:
+        assert exe.submit(add, 2, 2).result(timeout=60) == 4
+    assert sbatch_count(slurm) == 1
