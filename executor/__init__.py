@@ -27,7 +27,7 @@ _EXPORTS: dict[str, str] = {
     "BaseExecutor": "executor.frontends.base",
     "SingleNodeExecutor": "executor.frontends.single_node",
     "SlurmJobExecutor": "executor.frontends.slurm_job",
-    "SlurmClusterExecutor": "executor.frontends.slurm",
+    "SlurmClusterExecutor": "executor.frontends.slurm_cluster",
     "FluxJobExecutor": "executor.frontends.flux_job",
     "FluxClusterExecutor": "executor.frontends.flux_cluster",
     "get_cache_data": "executor.cache.api",
