@@ -145,7 +145,17 @@ def broker(argv: list[str]) -> int:
     return _run_instance(shape, command or [os.environ.get("SHELL", "/bin/sh")], "flux-broker")
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def _run_instance(shape_t: tuple[int, int, int], command: list[str], who: str) -> int:
+    """Create the instance, serve it with ``command`` as initial program, remove it (also on SIGTERM).
+
+    A nested instance (batch job, ``from_nest_command``) lives inside the job's ``FLUX_JOB_TMPDIR``, which the
+    enclosing broker removes when the job ends: even a nested broker killed by SIGKILL leaves nothing behind.
+    """
+    signal.signal(signal.SIGTERM, _stop)  # a cancelled batch job: stop the jobs, the program, remove root
     import pathlib
     import shutil
     import tempfile
@@ -158,24 +168,22 @@ def _run_instance(shape_t: tuple[int, int, int], command: list[str], who: str) -
         shape = Shape(*shape_t)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
-    root = tempfile.mkdtemp(prefix="flux-")
+    parent_tmp = os.environ.get("FLUX_JOB_TMPDIR")
+    root = tempfile.mkdtemp(prefix="flux-", dir=parent_tmp if parent_tmp and os.path.isdir(parent_tmp) else None)
+    started = time.time()
+    instance = None
     try:
         shim = pathlib.Path(os.path.realpath(sys.argv[0])) if os.path.basename(sys.argv[0]) == "flux" else None
         create_instance(pathlib.Path(root), shape, shim or pathlib.Path(shutil.which("flux") or "flux"))
-        started = time.time()
         instance = Broker(root)
-
-        def stop(signum: int, frame: object) -> None:
-            raise SystemExit(128 + signum)
-
-        signal.signal(signal.SIGTERM, stop)  # a cancelled batch job: stop the jobs, the program, remove root
-        try:
-            rc = instance.serve(command)
-        except SystemExit as exc:
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        rc = instance.serve(command)
+    except SystemExit as exc:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if instance is not None:
             instance.shutdown()
-            rc = int(exc.code or 0)
+        rc = int(exc.code or 0)
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         shutil.rmtree(root, ignore_errors=True)
     if rc != 0:
         how = "Exited" if rc < 128 else "Killed"
