@@ -108,6 +108,10 @@ rm -f "$dir"/log/*.log
     cat <<EOF
 # Written by ci/start-slurm-multinode.sh: a $nodes-node test cluster on one machine, all files under $dir.
 ClusterName=xlibmulti
+# Job ids start from the clock, not from 1: MPICH names its /dev/shm segments after the PMI key-value space,
+# "<job>.<step>", and a rank killed by a signal leaves its segment behind; a fresh cluster reusing old job ids
+# would meet such a segment and fail MPI_Init ("Message truncated").
+FirstJobId=$(( $(date +%s) % 50000000 + 1000 ))
 SlurmctldHost=$host(127.0.0.1)
 SlurmctldPort=$ctld_port
 SlurmdPort=$node_port

@@ -76,6 +76,10 @@ rm -f "$dir/log/slurmctld.log" "$dir/log/slurmd.log"
 cat > "$conf" <<EOF
 # Written by ci/start-slurm.sh: a single-node test cluster, all files under $dir.
 ClusterName=xlib
+# Job ids start from the clock, not from 1: MPICH names its /dev/shm segments after the PMI key-value space,
+# "<job>.<step>", and a rank killed by a signal leaves its segment behind; a fresh cluster reusing old job ids
+# would meet such a segment and fail MPI_Init ("Message truncated").
+FirstJobId=$(( $(date +%s) % 50000000 + 1000 ))
 SlurmctldHost=$host(127.0.0.1)
 SlurmctldPort=$ctld_port
 SlurmdPort=$slurmd_port
