@@ -44,3 +44,19 @@ def check_queue_timeout(queue_timeout: Any) -> None:
 def plot_mode(plot_dependency_graph: bool, plot_dependency_graph_filename: Any, export_workflow_filename: Any) -> bool:
     """Any of the three graph parameters switches executorlib's plot mode on (nothing runs)."""
     return bool(plot_dependency_graph or plot_dependency_graph_filename or export_workflow_filename)
+
+
+def block_workers(max_workers: int | None, max_cores: int | None, cost: int) -> int | None:
+    """How many block-allocation workers, as executorlib counts them: ``max_workers`` (each worker with the
+    executor's ``resource_dict``), else ``max_cores // cost`` (``cost`` = cores x threads_per_core of one
+    worker), else ``None`` (the caller sizes from its machine, allocation or instance)."""
+    if max_workers is not None:
+        return max_workers
+    if max_cores is None:
+        return None
+    if max_cores // cost < 1:
+        raise ValueError(
+            f"max_cores={max_cores} is less than the {cost} cores one worker needs (cores x threads_per_core of "
+            "resource_dict); pass max_workers to set the number of workers"
+        )
+    return max_cores // cost

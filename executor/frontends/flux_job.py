@@ -27,7 +27,7 @@ from typing import Any
 
 import cloudpickle
 
-from executor.frontends.arguments import check_common, check_queue_timeout, positive_or_none
+from executor.frontends.arguments import block_workers, check_common, check_queue_timeout, positive_or_none
 from executor.frontends.base import BaseExecutor
 from executor.schedulers.block import BlockScheduler
 from executor.schedulers.per_call import PerCallScheduler
@@ -176,14 +176,7 @@ class FluxJobExecutor(BaseExecutor):
 
     @staticmethod
     def _block_workers(max_workers: int | None, max_cores: int | None, cost: int, instance: int) -> int:
-        if max_cores:
-            workers = max_cores // cost
-            if workers < 1:
-                raise ValueError(
-                    f"max_cores={max_cores} is less than the {cost} cores one worker needs (cores x threads_per_core of resource_dict)"
-                )
-        else:
-            workers = max_workers or max(1, instance // cost)
+        workers = block_workers(max_workers, max_cores, cost) or max(1, instance // cost)
         if workers * cost > instance:
             raise ValueError(
                 f"block_allocation=True with {workers} workers x {cost} cores (cores x threads_per_core) needs "

@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from executor.frontends.arguments import check_common, positive_or_none
+from executor.frontends.arguments import block_workers, check_common, positive_or_none
 from executor.frontends.base import BaseExecutor, executorlib_info
 from executor.host import usable_cores
 from executor.spawners import gpus
@@ -90,17 +90,7 @@ class SingleNodeExecutor(BaseExecutor):
             # No core budget per call: a call cannot change its worker's cores.
             policy = ResourcePolicy(resources, Limits(type(self).__name__, None, True, launch))
             per_worker_cost = policy.default_cost
-            if max_workers is not None:
-                workers = max_workers
-            elif max_cores is not None:
-                workers = max_cores // per_worker_cost
-            else:
-                workers = max(1, usable_cores() // per_worker_cost)
-            if workers < 1:
-                raise ValueError(
-                    f"max_cores={max_cores} is less than the {per_worker_cost} cores one worker needs "
-                    f"(cores x threads_per_core of resource_dict); pass max_workers to set the number of workers"
-                )
+            workers = block_workers(max_workers, max_cores, per_worker_cost) or max(1, usable_cores() // per_worker_cost)
             init_payload = _dumps_init(init_function) if init_function is not None else None
             per_worker = gpus.needed(policy.defaults)
             devices = launch.devices() if per_worker else []

@@ -30,7 +30,7 @@ from typing import Any
 
 import cloudpickle
 
-from executor.frontends.arguments import check_common, check_queue_timeout, plot_mode, positive_or_none
+from executor.frontends.arguments import block_workers, check_common, check_queue_timeout, plot_mode, positive_or_none
 from executor.frontends.base import BaseExecutor
 from executor.host import usable_cores
 from executor.schedulers.block import BlockScheduler
@@ -164,15 +164,9 @@ class SlurmJobExecutor(BaseExecutor):
 
     @staticmethod
     def _block_workers(max_workers: int | None, max_cores: int | None, cost: int, allocation: Allocation | None) -> int:
-        if max_cores:
-            workers = max_cores // cost
-            if workers < 1:
-                raise ValueError(
-                    f"max_cores={max_cores} is less than the {cost} cores one worker needs (cores x threads_per_core of resource_dict)"
-                )
+        workers = block_workers(max_workers, max_cores, cost)
+        if workers is not None:
             return workers
-        if max_workers:
-            return max_workers
         if allocation is not None and allocation.cpus:
             return max(1, allocation.cpus // cost)
         raise ValueError(

@@ -133,6 +133,12 @@ def test_block_workers_are_one_srun_job_each(make) -> None:
     assert executor.submit(calls.add_offset, 1).result(RESULT_TIMEOUT) == 101
 
 
+def test_block_max_workers_wins_over_max_cores_as_in_executorlib(make) -> None:
+    executor = make(max_workers=2, max_cores=1, block_allocation=True)
+    assert executor.max_workers == 2
+    assert executor.submit(calls.double, 4).result(RESULT_TIMEOUT) == 8
+
+
 def test_block_worker_killed_mid_call_is_restarted_up_to_restart_limit(make, tmp_path: Path) -> None:
     executor = make(max_workers=1, block_allocation=True, restart_limit=1)
     assert executor.submit(calls.die_once, str(tmp_path / "died")).result(RESULT_TIMEOUT) == "retried"
