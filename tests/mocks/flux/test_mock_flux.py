@@ -183,9 +183,17 @@ def test_a_killed_broker_ends_waits_with_a_clear_error_and_its_tasks(tmp_path: P
         token = f"xlib-test-{os.getpid()}-{time.time_ns()}"
         task = flux.job.submit(handle, flux.job.JobspecV1.from_command(["sh", "-c", f"sleep 300; echo {token}"]))
         flux.job.event_wait(handle, task, "start")
-        shell = subprocess.run(["pgrep", "-f", token], capture_output=True, text=True).stdout.split()
-        sleep = subprocess.run(["pgrep", "-P", shell[0]], capture_output=True, text=True).stdout.split()
-        assert len(shell) == len(sleep) == 1
+        # The shell forks a copy of itself (same command line, token included) that becomes `sleep` at exec:
+        # take the oldest match, then wait (bounded) until its child has exec'ed sleep.
+        shell = subprocess.run(["pgrep", "-o", "-f", token], capture_output=True, text=True).stdout.split()
+        assert len(shell) == 1
+        deadline = time.monotonic() + 10
+        while True:
+            sleep = subprocess.run(["pgrep", "-x", "-P", shell[0], "sleep"], capture_output=True, text=True).stdout.split()
+            if sleep or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert len(sleep) == 1
         mock._broker.kill()  # SIGKILL: no shutdown, no cleanup by the broker
         with pytest.raises(ConnectionResetError, match="has shut down while waiting for job"):
             flux.job.result(handle, jobid)
