@@ -28,6 +28,7 @@ import json
 import os
 import statistics
 import subprocess
+import shutil
 import sys
 import tempfile
 import time
@@ -85,6 +86,7 @@ def sample(name: str) -> dict[str, float]:
         warm = time.perf_counter() - start
     if cov is not None:
         cov.stop()
+        shutil.rmtree(data, ignore_errors=True)  # the measurement is the point, not the data
     return {
         "cold": cold * 1e3,
         "cold_cpu": cold_cpu * 1e3,
