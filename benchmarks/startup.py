@@ -26,9 +26,9 @@ import argparse
 import datetime
 import json
 import os
+import shutil
 import statistics
 import subprocess
-import shutil
 import sys
 import tempfile
 import time
