@@ -3,10 +3,12 @@
 Layer: frontends.  executorlib's own checks (``max_workers``, ``max_cores``, ``init_function``,
 ``restart_limit``, ``wait``), plus ours for the keyword-only ``queue_timeout`` of the launchers that queue.
 Each raises where the user built the executor, naming the parameter, its value and what is accepted.
+``executorlib_info`` builds the ``info`` an executor reports from its arguments, with executorlib's keys.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -60,3 +62,13 @@ def block_workers(max_workers: int | None, max_cores: int | None, cost: int) -> 
             "resource_dict); pass max_workers to set the number of workers"
         )
     return max_cores // cost
+
+
+# executorlib drops these from the settings it reports (they only shape how workers are started).
+_NOT_IN_INFO = ("threads_per_core", "gpus_per_core", "slurm_cmd_args")
+
+
+def executorlib_info(resources: Mapping[str, Any], **settings: Any) -> dict[str, Any]:
+    """The executor's ``info``: the same keys as executorlib's for the same executor (its resource_dict without
+    ``threads_per_core``, ``gpus_per_core`` and ``slurm_cmd_args``, then the executor's settings)."""
+    return {**{k: v for k, v in resources.items() if k not in _NOT_IN_INFO}, **settings}

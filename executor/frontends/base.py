@@ -11,17 +11,17 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
 from typing import TYPE_CHECKING, Any
 
 from executor import telemetry
+from executor.frontends.arguments import positive_or_none
 from executor.frontends.live import live
 from executor.schedulers.results import fail
 from executor.tasks import dependencies
-from executor.tasks.batched import batched
+from executor.tasks.batched import batched, in_order
 from executor.tasks.resources import ResourcePolicy, cost
 from executor.tasks.serialize import dumps_call
 from executor.tasks.signature import accepted_names
@@ -50,25 +50,34 @@ class BaseExecutor(Executor):
         plot_dependency_graph: bool = False,
         plot_dependency_graph_filename: str | None = None,
         export_workflow_filename: str | None = None,
+        block_allocation: bool = False,
     ) -> None:
-        # Plot mode (nothing runs, the graph is drawn at shutdown) or None; errors here, at construction.
-        self._graph: PlotMode | None = None
-        if plot_dependency_graph or plot_dependency_graph_filename is not None or export_workflow_filename is not None:
-            from executor.graph import plot_mode  # only here: a fresh process need not import it to run calls
+        # Whatever fails here (a plot file in a missing directory, a cache directory without h5py) stops the
+        # scheduler the subclass built first: no worker or job may outlive the error.
+        try:
+            # Plot mode (nothing runs, the graph is drawn at shutdown) or None; errors here, at construction.
+            self._graph: PlotMode | None = None
+            if plot_dependency_graph or plot_dependency_graph_filename is not None or export_workflow_filename is not None:
+                from executor.graph import plot_mode  # only here: a fresh process need not import it to run calls
 
-            self._graph = plot_mode(plot_dependency_graph, plot_dependency_graph_filename, export_workflow_filename, disable_dependencies)
-        # pytest --xlib-graph: record calls, states and durations (else None).  Recording is switched on through
-        # executor.graph, so while nothing imported it no recording can be active.
-        recording = sys.modules.get("executor.graph.calls")
-        self._calls: CallLog | None = recording.current() if recording is not None else None  # type: ignore[attr-defined]
-        if self._graph is not None:  # plot mode runs nothing: stop the workers the subclass may have started
+                self._graph = plot_mode(plot_dependency_graph, plot_dependency_graph_filename, export_workflow_filename, disable_dependencies)
+            # pytest --xlib-graph: record calls, states and durations (else None).  Recording is switched on through
+            # executor.graph, so while nothing imported it no recording can be active.
+            recording = sys.modules.get("executor.graph.calls")
+            self._calls: CallLog | None = recording.current() if recording is not None else None  # type: ignore[attr-defined]
+            if self._graph is not None:  # plot mode runs nothing: stop the workers the subclass may have started
+                scheduler.shutdown(cancel_futures=True)
+            self._scheduler = scheduler
+            self._created_in = os.getpid()
+            self._cache_directory = cache_directory
+            self._caches: dict[str, Any] = {}
+            if cache_directory is not None:
+                self._cache_for({"cache_directory": cache_directory})  # a missing h5py fails here, at construction
+        except BaseException:
             scheduler.shutdown(cancel_futures=True)
-        self._scheduler = scheduler
-        self._created_in = os.getpid()
-        self._cache_directory = cache_directory
-        self._caches: dict[str, Any] = {}
-        if cache_directory is not None:
-            self._cache_for({"cache_directory": cache_directory})  # a missing h5py fails here, at construction
+            scheduler.join()
+            raise
+        self._block = block_allocation
         self._policy = policy
         self._disable_dependencies = disable_dependencies
         self._info = info
@@ -212,23 +221,7 @@ class BaseExecutor(Executor):
 
     def map(self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: float | None = None, chunksize: int = 1) -> Iterator[Any]:
         """Like ``Executor.map``: all calls are submitted now, results are yielded lazily in input order."""
-        if isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1:
-            raise ValueError(f"chunksize must be an int >= 1, got {chunksize!r}")
-        iterables = tuple(it.result() if isinstance(it, Future) else it for it in iterables)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        futures = [self.submit(fn, *args) for args in zip(*iterables)]
-
-        def results() -> Iterator[Any]:
-            try:
-                futures.reverse()
-                while futures:
-                    remaining = None if deadline is None else deadline - time.monotonic()
-                    yield futures.pop().result(remaining)
-            finally:
-                for future in futures:
-                    future.cancel()
-
-        return results()
+        return in_order(self.submit, fn, iterables, timeout, chunksize)
 
     def batched(self, iterable: list[Future[Any]], n: int) -> list[Future[list[Any]]]:
         """Futures that resolve to lists of ``n`` results of ``iterable``, in the order the inputs finish."""
@@ -256,12 +249,24 @@ class BaseExecutor(Executor):
     # ---- properties ---------------------------------------------------------------------------------------
     @property
     def max_workers(self) -> int | None:
-        """The executor's ``max_workers`` setting; ``None`` after shutdown (as executorlib)."""
-        return None if self._closed else self._info.get("max_workers")
+        """The number of block-allocation workers, else the ``max_workers`` setting; ``None`` after shutdown (as
+        executorlib)."""
+        if self._closed:
+            return None
+        if self._block:
+            return self._scheduler.workers  # type: ignore[attr-defined, no-any-return]
+        return self._info.get("max_workers")
 
     @max_workers.setter
     def max_workers(self, max_workers: int) -> None:
-        raise NotImplementedError("max_workers can only be changed with block_allocation=True")
+        """Resize the block-allocation workers (executorlib's setter); other modes have no workers to resize."""
+        if not self._block:
+            raise NotImplementedError("max_workers can only be changed with block_allocation=True")
+        positive_or_none("max_workers", max_workers)
+        if self._closed:
+            raise RuntimeError("cannot resize an executor after shutdown")
+        self._scheduler.resize(max_workers)  # type: ignore[attr-defined]
+        self._info["max_workers"] = max_workers
 
     @property
     def info(self) -> dict[str, Any] | None:
@@ -280,16 +285,6 @@ class BaseExecutor(Executor):
 
     def __bool__(self) -> bool:
         return True
-
-
-# executorlib drops these from the settings it reports (they only shape how workers are started).
-_NOT_IN_INFO = ("threads_per_core", "gpus_per_core", "slurm_cmd_args")
-
-
-def executorlib_info(resources: Mapping[str, Any], **settings: Any) -> dict[str, Any]:
-    """The executor's ``info``: the same keys as executorlib's for the same executor (its resource_dict without
-    ``threads_per_core``, ``gpus_per_core`` and ``slurm_cmd_args``, then the executor's settings)."""
-    return {**{k: v for k, v in resources.items() if k not in _NOT_IN_INFO}, **settings}
 
 
 def _placeholder(_: Future[Any]) -> None:

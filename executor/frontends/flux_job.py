@@ -27,7 +27,7 @@ from typing import Any
 
 import cloudpickle
 
-from executor.frontends.arguments import block_workers, check_common, check_queue_timeout, positive_or_none
+from executor.frontends.arguments import block_workers, check_common, check_queue_timeout
 from executor.frontends.base import BaseExecutor
 from executor.schedulers.block import BlockScheduler
 from executor.schedulers.per_call import PerCallScheduler
@@ -157,22 +157,17 @@ class FluxJobExecutor(BaseExecutor):
             "flux_log_files": flux_log_files,
             **defaults,
         }
-        try:
-            super().__init__(
-                scheduler,
-                policy,
-                disable_dependencies=disable_dependencies,
-                info=info,
-                cache_directory=cache_directory,
-                plot_dependency_graph=plot_dependency_graph,
-                plot_dependency_graph_filename=plot_dependency_graph_filename,
-                export_workflow_filename=export_workflow_filename,
-            )
-        except BaseException:  # e.g. a cache directory without h5py: no flux job may outlive this error
-            scheduler.shutdown(cancel_futures=True)
-            scheduler.join()
-            raise
-        self._block = block_allocation
+        super().__init__(
+            scheduler,
+            policy,
+            disable_dependencies=disable_dependencies,
+            info=info,
+            cache_directory=cache_directory,
+            plot_dependency_graph=plot_dependency_graph,
+            plot_dependency_graph_filename=plot_dependency_graph_filename,
+            export_workflow_filename=export_workflow_filename,
+            block_allocation=block_allocation,
+        )
 
     @staticmethod
     def _block_workers(max_workers: int | None, max_cores: int | None, cost: int, instance: int) -> int:
@@ -184,19 +179,3 @@ class FluxJobExecutor(BaseExecutor):
                 "for cores forever (ask for fewer workers or cores)"
             )
         return workers
-
-    @property
-    def max_workers(self) -> int | None:
-        if self._block:
-            return self._scheduler.workers  # type: ignore[attr-defined, no-any-return]
-        return self._info.get("max_workers")
-
-    @max_workers.setter
-    def max_workers(self, max_workers: int) -> None:
-        if not self._block:
-            raise NotImplementedError("max_workers can only be changed with block_allocation=True")
-        positive_or_none("max_workers", max_workers)
-        if self._closed:
-            raise RuntimeError("cannot resize an executor after shutdown")
-        self._scheduler.resize(max_workers)  # type: ignore[attr-defined]
-        self._info["max_workers"] = max_workers

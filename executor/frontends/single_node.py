@@ -12,8 +12,8 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from executor.frontends.arguments import block_workers, check_common, positive_or_none
-from executor.frontends.base import BaseExecutor, executorlib_info
+from executor.frontends.arguments import block_workers, check_common, executorlib_info
+from executor.frontends.base import BaseExecutor
 from executor.host import usable_cores
 from executor.spawners import gpus
 from executor.spawners.launch import LocalLaunch
@@ -134,41 +134,18 @@ class SingleNodeExecutor(BaseExecutor):
             spawner=launch.spawner_class(policy.defaults),
             **settings,
         )
-        try:
-            super().__init__(
-                scheduler,
-                policy,
-                disable_dependencies=disable_dependencies,
-                info=info,
-                cache_directory=cache_directory,
-                plot_dependency_graph=plot_dependency_graph,
-                plot_dependency_graph_filename=plot_dependency_graph_filename,
-                export_workflow_filename=export_workflow_filename,
-            )
-        except BaseException:  # e.g. a cache directory without h5py: no worker process may outlive this error
-            scheduler.shutdown(cancel_futures=True)
-            scheduler.join()
-            raise
-        self._block = block_allocation
+        super().__init__(
+            scheduler,
+            policy,
+            disable_dependencies=disable_dependencies,
+            info=info,
+            cache_directory=cache_directory,
+            plot_dependency_graph=plot_dependency_graph,
+            plot_dependency_graph_filename=plot_dependency_graph_filename,
+            export_workflow_filename=export_workflow_filename,
+            block_allocation=block_allocation,
+        )
 
     @staticmethod
     def _absolute(path: str | None) -> str | None:
         return None if path is None else os.path.abspath(path)
-
-    @property
-    def max_workers(self) -> int | None:
-        if self._closed:
-            return None
-        if self._block:
-            return self._scheduler.workers  # type: ignore[attr-defined, no-any-return]
-        return self._info.get("max_workers")
-
-    @max_workers.setter
-    def max_workers(self, max_workers: int) -> None:
-        if not self._block:
-            raise NotImplementedError("max_workers can only be changed with block_allocation=True")
-        positive_or_none("max_workers", max_workers)
-        if self._closed:
-            raise RuntimeError("cannot resize an executor after shutdown")
-        self._scheduler.resize(max_workers)  # type: ignore[attr-defined]
-        self._info["max_workers"] = max_workers

@@ -30,7 +30,7 @@ from typing import Any
 
 import cloudpickle
 
-from executor.frontends.arguments import block_workers, check_common, check_queue_timeout, plot_mode, positive_or_none
+from executor.frontends.arguments import block_workers, check_common, check_queue_timeout, plot_mode
 from executor.frontends.base import BaseExecutor
 from executor.host import usable_cores
 from executor.schedulers.block import BlockScheduler
@@ -145,22 +145,17 @@ class SlurmJobExecutor(BaseExecutor):
             "pmi_mode": pmi_mode,
             **defaults,
         }
-        try:
-            super().__init__(
-                scheduler,
-                policy,
-                disable_dependencies=disable_dependencies,
-                info=info,
-                cache_directory=cache_directory,
-                plot_dependency_graph=plot_dependency_graph,
-                plot_dependency_graph_filename=plot_dependency_graph_filename,
-                export_workflow_filename=export_workflow_filename,
-            )
-        except BaseException:  # e.g. a cache directory without h5py: no srun may outlive this error
-            scheduler.shutdown(cancel_futures=True)
-            scheduler.join()
-            raise
-        self._block = block_allocation
+        super().__init__(
+            scheduler,
+            policy,
+            disable_dependencies=disable_dependencies,
+            info=info,
+            cache_directory=cache_directory,
+            plot_dependency_graph=plot_dependency_graph,
+            plot_dependency_graph_filename=plot_dependency_graph_filename,
+            export_workflow_filename=export_workflow_filename,
+            block_allocation=block_allocation,
+        )
 
     @staticmethod
     def _block_workers(max_workers: int | None, max_cores: int | None, cost: int, allocation: Allocation | None) -> int:
@@ -173,22 +168,6 @@ class SlurmJobExecutor(BaseExecutor):
             "block_allocation=True outside a SLURM allocation needs max_workers or max_cores: each worker is one srun "
             "job, and there is no allocation to size them from"
         )
-
-    @property
-    def max_workers(self) -> int | None:
-        if self._block:
-            return self._scheduler.workers  # type: ignore[attr-defined, no-any-return]
-        return self._info.get("max_workers")
-
-    @max_workers.setter
-    def max_workers(self, max_workers: int) -> None:
-        if not self._block:
-            raise NotImplementedError("max_workers can only be changed with block_allocation=True")
-        positive_or_none("max_workers", max_workers)
-        if self._closed:
-            raise RuntimeError("cannot resize an executor after shutdown")
-        self._scheduler.resize(max_workers)  # type: ignore[attr-defined]
-        self._info["max_workers"] = max_workers
 
 
 def _cluster_cpus(nodes: list[Node] | None) -> int | None:

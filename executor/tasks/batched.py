@@ -1,8 +1,11 @@
-"""``executor.batched(futures, n)``: futures that each resolve to the next ``n`` results, in completion order."""
+"""``executor.batched(futures, n)``: futures that each resolve to the next ``n`` results, in completion order;
+``in_order``: the lazy results of ``Executor.map``."""
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from typing import Any
 
@@ -42,3 +45,27 @@ def batched(futures: list[Future[Any]], n: int) -> list[Future[list[Any]]]:
     for future in futures:
         future.add_done_callback(on_done)
     return batches
+
+
+def in_order(
+    submit: Callable[..., Future[Any]], fn: Callable[..., Any], iterables: tuple[Iterable[Any], ...], timeout: float | None, chunksize: int
+) -> Iterator[Any]:
+    """``Executor.map``: submit every call now, yield the results lazily in input order (futures as iterables are
+    waited for first); the calls not consumed when the iterator is closed are cancelled."""
+    if isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1:
+        raise ValueError(f"chunksize must be an int >= 1, got {chunksize!r}")
+    iterables = tuple(it.result() if isinstance(it, Future) else it for it in iterables)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    futures = [submit(fn, *args) for args in zip(*iterables)]
+
+    def results() -> Iterator[Any]:
+        try:
+            futures.reverse()
+            while futures:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                yield futures.pop().result(remaining)
+        finally:
+            for future in futures:
+                future.cancel()
+
+    return results()

@@ -61,6 +61,7 @@ def test_block_allocation_workers_are_persistent_jobs(make_executor: Callable[..
     assert 1 <= len(by_job) <= 2 and all(by_job)  # the calls ran in at most two jobs, one process each
     assert len({pid for _, pid, _ in seen}) == len(by_job)
     ex.shutdown(wait=True)
+    assert ex.max_workers is None, "None after shutdown, as executorlib"
     for jobid in by_job:  # stopped at shutdown: none is left running in the instance
         assert job_result(jobid).result in ("COMPLETED", "CANCELED")
 

@@ -137,6 +137,8 @@ def test_block_max_workers_wins_over_max_cores_as_in_executorlib(make) -> None:
     executor = make(max_workers=2, max_cores=1, block_allocation=True)
     assert executor.max_workers == 2
     assert executor.submit(calls.double, 4).result(RESULT_TIMEOUT) == 8
+    executor.shutdown(wait=True)
+    assert executor.max_workers is None, "None after shutdown, as executorlib"
 
 
 def test_block_worker_killed_mid_call_is_restarted_up_to_restart_limit(make, tmp_path: Path) -> None:
