@@ -56,7 +56,9 @@ def test_job_environment(flux_target: Target) -> None:
 
 @pytest.mark.skipif(importlib.util.find_spec("mpi4py") is None, reason="mpi4py not installed (the mpi extra)")
 def test_run_gives_one_mpi_comm_world(flux_target: Target) -> None:
-    code = "from mpi4py import MPI; c = MPI.COMM_WORLD; print(c.Get_rank(), c.Get_size())"
+    # One write() per rank: the mock's tasks share one output descriptor (real flux forwards each task's lines
+    # whole), so print()'s separate write of "\n" under PYTHONUNBUFFERED=1 could interleave there (known, open).
+    code = "import sys; from mpi4py import MPI; c = MPI.COMM_WORLD; sys.stdout.write(f'{c.Get_rank()} {c.Get_size()}\\n')"
     out = flux_target.run("flux", "run", "-n", "2", sys.executable, "-c", code, timeout=120)
     assert out.returncode == 0, out.stderr
     assert sorted(out.stdout.splitlines()) == ["0 2", "1 2"]
